@@ -1,0 +1,26 @@
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../core/logger.ts';
+import { Gateway } from '../server/gateway.ts';
+import { parse, str, type Io } from './args.ts';
+
+export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, {});
+  const loaded = loadConfig(str(values.config));
+  const log = createLogger();
+  const gw = await Gateway.start(loaded, { log });
+  io.err(`Airlock gateway running (config: ${loaded.path ?? 'built-in defaults'}, data: ${loaded.dataDir})`);
+  for (const [protocol, a] of gw.listeners) io.err(`  ${protocol.padEnd(9)} ${a.host}:${a.port}`);
+  const conns = Object.keys(loaded.config.connections);
+  io.err(conns.length ? `  connections: ${conns.join(', ')}` : '  no connections configured yet: copy airlock.example.yaml to airlock.yaml');
+  io.err('Issue a first token:  npx airlock tokens issue --subject alice --groups dba --ttl 8h');
+  const pg = gw.listeners.get('postgres');
+  if (pg && conns[0]) io.err(`Then connect:         psql "host=${pg.host} port=${pg.port} dbname=${conns[0]} user=alice password=$TOKEN"`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  io.err('shutting down: ending sessions and sealing recordings');
+  await gw.stop();
+  return 0;
+}

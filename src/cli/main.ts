@@ -1,0 +1,44 @@
+import { isAirlockError } from '../core/errors.ts';
+import { stdio, type Io } from './args.ts';
+import { gatewayCommand } from './gateway.ts';
+import { sessionsCommand } from './sessions.ts';
+import { tokensCommand } from './tokens.ts';
+
+const HELP = `airlock — identity-aware access gateway
+
+Usage: airlock <command> [options]   (every command takes --config FILE; default ./airlock.yaml or $AIRLOCK_CONFIG)
+
+  gateway                         run the gateway
+  tokens issue|list|revoke        gateway-issued access tokens
+  sessions list|show              recorded sessions: who did what, when
+`;
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  gateway: gatewayCommand,
+  tokens: tokensCommand,
+  sessions: sessionsCommand,
+};
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    io.err(`unknown command: ${name}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    if (isAirlockError(err)) {
+      io.err(`airlock ${name}: ${err.message}`);
+      return err.code === 'AIRLOCK_ERR_USAGE' ? 2 : 1;
+    }
+    throw err;
+  }
+}

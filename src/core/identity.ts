@@ -1,0 +1,14 @@
+/** Who is on the other end, whatever they presented (gateway token, OIDC, SAML, SSH key). */
+export interface Identity {
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly kind: 'user' | 'service';
+  readonly authMethod: 'token' | 'oidc' | 'saml' | 'ssh-key';
+  /** Id of the credential that proved it (token id, key fingerprint…), never the secret. */
+  readonly credentialId?: string;
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+export function inAnyGroup(identity: Identity, groups: readonly string[]): boolean {
+  return identity.groups.some((g) => groups.includes(g));
+}

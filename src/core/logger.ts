@@ -1,0 +1,14 @@
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+/** Structured logger. Secrets never reach it: callers log ids, never tokens or passwords. */
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'airlock',
+    level: options.level ?? process.env.AIRLOCK_LOG_LEVEL ?? 'info',
+    redact: { paths: ['password', '*.password', 'token', '*.token', 'secret', '*.secret'], censor: '[redacted]' },
+  });
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,23 @@
+import { H_EMAIL } from '../hints.ts';
+import type { Detector, Span } from '../types.ts';
+
+/**
+ * Email addresses: RFC 5321 dot-atom local part (≤ 64 chars) and a DNS host name with an alphabetic
+ * TLD. Quoted local parts and IP-literal domains are not handled (rare in data, costly to match).
+ * Bounded quantifiers and the look-behind (no start inside a local part) keep the match linear.
+ */
+const EMAIL_RE =
+  /(?<![\w.%+\-@])[A-Za-z0-9_%+\-](?:[A-Za-z0-9._%+\-]{0,62}[A-Za-z0-9_%+\-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}(?![\w\-]|\.[A-Za-z0-9])/g;
+
+/** Image/asset names like `logo@2x.png` or `icon@dark.svg` look like addresses; none of these is a TLD. */
+const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'css', 'js', 'json', 'txt', 'pdf', 'html', 'htm']);
+
+function accept(m: RegExpExecArray): Span | null {
+  const s = m[0];
+  if (s.includes('..')) return null;
+  const tld = s.slice(s.lastIndexOf('.') + 1).toLowerCase();
+  if (FILE_EXTENSIONS.has(tld)) return null;
+  return { start: m.index, end: m.index + s.length };
+}
+
+export const emailDetectors: readonly Detector[] = [{ kind: 'email', hints: H_EMAIL, regex: EMAIL_RE, priority: 55, accept }];

@@ -1,0 +1,31 @@
+import { H_IPV4 } from '../hints.ts';
+import type { Detector, Span } from '../types.ts';
+
+/**
+ * IPv4 dotted-quad addresses (RFC 791 / inet_aton's strict four-part form): octets 0–255 without
+ * leading zeros. A following ':port' or '/prefix' is left visible. Four-part version numbers
+ * ("v1.2.3.4", "version 1.2.3.4") are told apart by the word before them; OIDs and longer dotted
+ * runs by the look-around.
+ */
+const IPV4_RE = /(?<![\w.\-])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w\-]|\.\d)/g;
+
+/** A word (within a few characters before the match) that marks a version, build or release number. */
+const VERSION_BEFORE_RE = /(?:\bv|\bver|version|release|build|firmware|rev|revision|tag|update|upgrade[ds]?|package|image)\s*[:=]?\s*$/i;
+
+function octet(s: string): boolean {
+  return (s.length === 1 || s[0] !== '0') && Number(s) <= 255;
+}
+
+export function isIpv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && octet(p));
+}
+
+function accept(m: RegExpExecArray, text: string): Span | null {
+  if (!octet(m[1]) || !octet(m[2]) || !octet(m[3]) || !octet(m[4])) return null;
+  const start = m.index;
+  if (start > 0 && VERSION_BEFORE_RE.test(text.slice(Math.max(0, start - 16), start))) return null;
+  return { start, end: start + m[0].length };
+}
+
+export const ipv4Detectors: readonly Detector[] = [{ kind: 'ipv4', hints: H_IPV4, regex: IPV4_RE, priority: 20, accept }];

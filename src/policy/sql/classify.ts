@@ -1,0 +1,361 @@
+/**
+ * Statement classifier on the real PostgreSQL parser (libpg-query, WASM).
+ *
+ * `classifySql` walks the whole raw parse tree of every statement in the text and reports one
+ * entry per statement that *does* something: the top-level statements, plus every statement
+ * nested where PostgreSQL would run it: data-modifying CTEs, `EXPLAIN ANALYZE <stmt>`,
+ * `PREPARE p AS <stmt>`, `DECLARE c CURSOR FOR <stmt>`, CREATE RULE actions, SQL function bodies
+ * (`BEGIN ATOMIC …` and `LANGUAGE sql AS '…'`), static SQL in DO blocks and PL/pgSQL function
+ * bodies. Plain sub-SELECTs (subqueries, view and CTAS definitions, `UPDATE … FROM (SELECT …)`)
+ * are folded into the statement that contains them: their tables count as touched by it.
+ *
+ * What the tree cannot show is marked `unknown` (DO block, SQL-level EXECUTE of a statement not
+ * prepared in the same text, CALL, function bodies that build SQL at run time or are written in
+ * a language we cannot read). Function calls in SELECT are not unknown: a function's body is
+ * checked when it is created through the gateway, not when it is called.
+ *
+ * Pure and synchronous once `initSqlParser()` has resolved; never throws on input (a parser or
+ * walker failure becomes `parseError`).
+ */
+import { loadModule, parseSync } from 'libpg-query';
+import { kindOf, type StatementKind } from './kinds.ts';
+import { inspectPlpgsql } from './plpgsql.ts';
+import { restrictsRows } from './where.ts';
+
+export type { StatementKind } from './kinds.ts';
+
+export interface ClassifiedStatement {
+  kind: StatementKind;
+  /**
+   * Every relation touched, lower-cased, schema-qualified when written so (`public.users`, `users`).
+   * Includes CTE names and views as written: the parse tree cannot tell them from tables.
+   */
+  tables: string[];
+  /** For update/delete: false when there is no WHERE or it is constant-true (best effort). */
+  hasWhere?: boolean;
+  /** Why the parse tree cannot show the effect ('DO block', 'dynamic EXECUTE', 'procedure CALL', …). */
+  unknown?: string;
+  /** COPY … FROM (data flows into the table). */
+  copyFrom?: boolean;
+  /** Functions called, lower-cased, schema-qualified when written so. */
+  functions?: string[];
+}
+
+export interface SqlClassification {
+  statements: ClassifiedStatement[];
+  parseError?: string;
+}
+
+export const UNKNOWN_DO = 'DO block';
+export const UNKNOWN_EXECUTE = 'dynamic EXECUTE';
+export const UNKNOWN_CALL = 'procedure CALL';
+
+let ready = false;
+let loading: Promise<void> | undefined;
+
+/** Loads the parser's WASM module once; safe to call any number of times. */
+export function initSqlParser(): Promise<void> {
+  if (ready) return Promise.resolve();
+  loading ??= loadModule().then(
+    () => {
+      ready = true;
+    },
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+export function isSqlParserReady(): boolean {
+  return ready;
+}
+
+export function classifySql(text: string): SqlClassification {
+  if (!ready) throw new Error('SQL parser not loaded: await initSqlParser() before classifying SQL');
+  if (text === '') return { statements: [] }; // the parser rejects it; PostgreSQL answers EmptyQueryResponse
+  try {
+    const walker = new Walker();
+    walker.parseText(String(text), null);
+    return { statements: walker.result() };
+  } catch (err) {
+    return { statements: [], parseError: errorMessage(err) };
+  }
+}
+
+type Node = Record<string, unknown>;
+
+interface Draft {
+  kind: StatementKind;
+  tables: Set<string>;
+  functions: Set<string>;
+  hasWhere?: boolean;
+  unknown?: string;
+  copyFrom?: boolean;
+}
+
+/** Nesting of SQL found inside strings (function bodies, DO blocks) we follow before giving up. */
+const MAX_TEXT_DEPTH = 4;
+const STMT_KEY = /^[A-Z][A-Za-z]*Stmt$/;
+const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_INDEX']);
+const FALSE_OPTION = new Set(['false', 'off', 'no', '0']);
+
+class Walker {
+  private readonly out: Draft[] = [];
+  private readonly prepared = new Set<string>();
+  private textDepth = 0;
+
+  result(): ClassifiedStatement[] {
+    return this.out.map((d) => {
+      const s: ClassifiedStatement = { kind: d.kind, tables: [...d.tables] };
+      if (d.kind === 'update' || d.kind === 'delete') s.hasWhere = d.hasWhere ?? false;
+      if (d.unknown) s.unknown = d.unknown;
+      if (d.copyFrom) s.copyFrom = true;
+      if (d.functions.size > 0) s.functions = [...d.functions];
+      return s;
+    });
+  }
+
+  /**
+   * Parses `text` and classifies each statement. Top level (`parent` null): parse errors throw.
+   * Nested (a body inside `parent`): too deep or unparseable marks the parent unknown.
+   */
+  parseText(text: string, parent: Draft | null, what = 'body'): void {
+    if (parent && this.textDepth >= MAX_TEXT_DEPTH) {
+      parent.unknown ??= `${what} nested too deeply`;
+      return;
+    }
+    let tree: { stmts?: { stmt?: unknown; stmt_location?: number; stmt_len?: number }[] };
+    try {
+      tree = parseSync(text) as typeof tree;
+    } catch (err) {
+      if (!parent) throw err;
+      parent.unknown ??= `${what} could not be parsed`;
+      return;
+    }
+    let bytes: Buffer | undefined;
+    this.textDepth++;
+    try {
+      for (const raw of tree.stmts ?? []) {
+        const stmt = obj(raw.stmt);
+        if (!stmt) continue;
+        const sliceText = (): string => {
+          bytes ??= Buffer.from(text, 'utf8');
+          const start = raw.stmt_location ?? 0;
+          return bytes.subarray(start, raw.stmt_len ? start + raw.stmt_len : undefined).toString('utf8');
+        };
+        for (const [type, body] of Object.entries(stmt)) {
+          if (obj(body)) this.statement(type, body as Node, null, false, sliceText);
+        }
+      }
+    } finally {
+      this.textDepth--;
+    }
+  }
+
+  /** Classifies `SELECT <expr>`-style text and folds what it touches into `into`; failures ignored. */
+  private foldText(text: string, into: Draft): void {
+    if (this.textDepth >= MAX_TEXT_DEPTH) return;
+    let tree: unknown;
+    try {
+      tree = parseSync(text);
+    } catch {
+      return;
+    }
+    this.visit(tree, into, true);
+  }
+
+  private visit(v: unknown, cur: Draft | null, fold: boolean): void {
+    if (Array.isArray(v)) {
+      for (const x of v) this.visit(x, cur, fold);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    const o = v as Node;
+    if (cur && typeof o.relname === 'string') cur.tables.add(relationName(o.schemaname, o.relname));
+    for (const key in o) {
+      const child = o[key];
+      if (STMT_KEY.test(key) && obj(child)) {
+        this.statement(key, child as Node, cur, fold);
+        continue;
+      }
+      if (key === 'FuncCall' && cur) addFunction(cur, obj(child)?.funcname);
+      this.visit(child, cur, fold);
+    }
+  }
+
+  private statement(type: string, body: Node, cur: Draft | null, fold: boolean, text?: () => string): void {
+    // Inside a non-executing EXPLAIN or a PL/pgSQL expression: only collect what is touched.
+    if (fold && cur) {
+      if (type === 'DropStmt') addDropped(cur, body);
+      this.visit(body, cur, true);
+      return;
+    }
+    // A sub-SELECT belongs to the statement that contains it.
+    if (type === 'SelectStmt' && cur && !body.intoClause) {
+      this.visit(body, cur, false);
+      return;
+    }
+    // Wrappers that are not themselves effects: classify what they wrap.
+    if (type === 'PrepareStmt') {
+      if (typeof body.name === 'string') this.prepared.add(body.name);
+      this.visit(body.query, null, false);
+      return;
+    }
+    if (type === 'DeclareCursorStmt') {
+      this.visit(body.query, null, false);
+      return;
+    }
+
+    const d: Draft = { kind: kindOf(type, body), tables: new Set(), functions: new Set() };
+    this.out.push(d);
+    switch (type) {
+      case 'DeleteStmt':
+      case 'UpdateStmt':
+        d.hasWhere = restrictsRows(body.whereClause);
+        break;
+      case 'CopyStmt':
+        if (body.is_from) d.copyFrom = true;
+        break;
+      case 'DropStmt':
+        addDropped(d, body);
+        break;
+      case 'ExecuteStmt':
+        if (typeof body.name !== 'string' || !this.prepared.has(body.name)) d.unknown = UNKNOWN_EXECUTE;
+        break;
+      case 'CallStmt':
+        d.unknown = UNKNOWN_CALL;
+        addFunction(d, obj(body.funccall)?.funcname);
+        break;
+      case 'DoStmt':
+        d.unknown = UNKNOWN_DO;
+        this.doBlock(d, body, text);
+        break;
+      case 'CreateFunctionStmt':
+        this.functionBody(d, body, text);
+        break;
+      case 'ExplainStmt':
+        // EXPLAIN ANALYZE runs the statement; plain EXPLAIN only plans it.
+        if (explainExecutes(body.options)) this.visit(body.query, null, false);
+        else this.visit(body.query, d, true);
+        return;
+    }
+    this.visit(body, d, false);
+  }
+
+  private doBlock(d: Draft, body: Node, text?: () => string): void {
+    const language = defElemString(body.args, 'language') ?? 'plpgsql';
+    if (language.toLowerCase() !== 'plpgsql' || !text) return;
+    const info = inspectPlpgsql(text());
+    if (!info) return;
+    for (const sql of info.statements) this.parseText(sql, d, 'DO block statement');
+    for (const expr of info.expressions) this.foldText(expr, d);
+  }
+
+  /**
+   * A function body runs later, whenever the function is called (a plain SELECT f()), so it is
+   * checked now: its statements are classified as if run, and a body we cannot read makes the
+   * CREATE itself unknown.
+   */
+  private functionBody(d: Draft, body: Node, text?: () => string): void {
+    if (body.sql_body) return; // BEGIN ATOMIC …: parsed already, the generic walk sees it
+    const language = (defElemString(body.options, 'language') ?? 'sql').toLowerCase();
+    const as = defElemStrings(body.options, 'as');
+    if (as.length === 0) return; // no body (e.g. a bare signature change); nothing runs
+    if (language === 'sql') {
+      this.parseText(as[0] ?? '', d, 'SQL function body');
+      return;
+    }
+    if (language === 'plpgsql') {
+      const info = text ? inspectPlpgsql(text()) : undefined;
+      if (!info) {
+        d.unknown ??= 'PL/pgSQL function body could not be parsed';
+        return;
+      }
+      if (info.dynamic) d.unknown ??= 'dynamic EXECUTE in function body';
+      for (const sql of info.statements) this.parseText(sql, d, 'PL/pgSQL function statement');
+      for (const expr of info.expressions) this.foldText(expr, d);
+      return;
+    }
+    d.unknown ??= `function body in language ${language}`;
+  }
+}
+
+function obj(v: unknown): Node | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined;
+}
+
+function sval(v: unknown): string | undefined {
+  const s = obj(obj(v)?.String)?.sval;
+  return typeof s === 'string' ? s : undefined;
+}
+
+function relationName(schema: unknown, rel: unknown): string {
+  const r = String(rel).toLowerCase();
+  return typeof schema === 'string' && schema !== '' ? `${schema.toLowerCase()}.${r}` : r;
+}
+
+function qualifiedName(items: unknown): string | undefined {
+  if (!Array.isArray(items)) return undefined;
+  const parts = items.map(sval).filter((s): s is string => s !== undefined);
+  if (parts.length === 0) return undefined;
+  return parts.map((p) => p.toLowerCase()).join('.');
+}
+
+function addFunction(d: Draft, funcname: unknown): void {
+  const name = qualifiedName(funcname);
+  if (name) d.functions.add(name);
+}
+
+/** DROP TABLE/VIEW/INDEX… name the dropped relations as string lists, not RangeVars. */
+function addDropped(d: Draft, body: Node): void {
+  if (typeof body.removeType !== 'string' || !RELATION_OBJECTS.has(body.removeType)) return;
+  for (const o of (body.objects as unknown[] | undefined) ?? []) {
+    const items = obj(obj(o)?.List)?.items;
+    if (!Array.isArray(items)) continue;
+    const parts = items.map(sval).filter((s): s is string => s !== undefined);
+    const rel = parts[parts.length - 1];
+    if (rel !== undefined) d.tables.add(relationName(parts.length >= 2 ? parts[parts.length - 2] : undefined, rel));
+  }
+}
+
+function defElems(list: unknown): Node[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((x) => obj(obj(x)?.DefElem)).filter((x): x is Node => x !== undefined);
+}
+
+function defElemString(list: unknown, name: string): string | undefined {
+  const e = defElems(list).find((x) => x.defname === name);
+  return e ? sval(e.arg) : undefined;
+}
+
+function defElemStrings(list: unknown, name: string): string[] {
+  const e = defElems(list).find((x) => x.defname === name);
+  if (!e) return [];
+  const single = sval(e.arg);
+  if (single !== undefined) return [single];
+  const items = obj(obj(e.arg)?.List)?.items;
+  return Array.isArray(items) ? items.map(sval).filter((s): s is string => s !== undefined) : [];
+}
+
+/** Whether EXPLAIN's options include ANALYZE that is not explicitly off (unreadable → assume on). */
+function explainExecutes(options: unknown): boolean {
+  const e = defElems(options).find((x) => x.defname === 'analyze' || x.defname === 'analyse');
+  if (!e) return false;
+  if (e.arg === undefined) return true;
+  const s = sval(e.arg);
+  if (s !== undefined) return !FALSE_OPTION.has(s.toLowerCase());
+  const arg = obj(e.arg);
+  const i = obj(arg?.Integer);
+  if (i) return Number(i.ival ?? 0) !== 0;
+  const b = obj(arg?.Boolean);
+  if (b) return b.boolval === true;
+  return true;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof RangeError) return 'statement too deeply nested to check';
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

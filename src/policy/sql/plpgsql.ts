@@ -1,0 +1,63 @@
+import { parsePlPgSQLSync } from 'libpg-query';
+
+/**
+ * What the PL/pgSQL parser can see inside a DO block or a `LANGUAGE plpgsql` function body:
+ * the static SQL statements it runs, the SQL expressions it evaluates, and whether it builds
+ * SQL at run time (EXECUTE, OPEN … FOR EXECUTE, FOR … IN EXECUTE, RETURN QUERY EXECUTE).
+ *
+ * Best effort: the PL/pgSQL compiler rejects some valid bodies without a catalog (record loop
+ * variables, RETURN QUERY outside a SETOF function…); then nothing is returned and the caller
+ * keeps whatever else it knows (a DO block stays `unknown` either way).
+ */
+export interface PlpgsqlBody {
+  /** Static SQL statements (parse mode 0), e.g. `DELETE FROM t`, `SELECT g()` for PERFORM. */
+  readonly statements: string[];
+  /** SQL expressions (`x := (SELECT …)`, IF conditions), given as `SELECT <expr>` text. */
+  readonly expressions: string[];
+  /** SQL text built at run time. */
+  readonly dynamic: boolean;
+}
+
+const MAX_NODES = 200_000;
+
+export function inspectPlpgsql(statementText: string): PlpgsqlBody | undefined {
+  let tree: unknown;
+  try {
+    tree = parsePlPgSQLSync(statementText);
+  } catch {
+    return undefined;
+  }
+  const body: { statements: string[]; expressions: string[]; dynamic: boolean } = { statements: [], expressions: [], dynamic: false };
+  const stack: unknown[] = [tree];
+  let seen = 0;
+  while (stack.length > 0) {
+    if (++seen > MAX_NODES) break;
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
+      if (key === 'PLpgSQL_stmt_dynexecute' || key === 'PLpgSQL_stmt_dynfors' || key === 'dynquery') body.dynamic = true;
+      if (key === 'PLpgSQL_expr' && child !== null && typeof child === 'object') {
+        const { query, parseMode } = child as { query?: unknown; parseMode?: unknown };
+        if (typeof query === 'string') {
+          // Parse modes: 0 statement, 1 type name, 2 expression, 3–5 assignment (`a := expr`).
+          if (!parseMode) body.statements.push(query);
+          else if (parseMode === 2) body.expressions.push(`SELECT ${query}`);
+          else if (typeof parseMode === 'number' && parseMode >= 3) body.expressions.push(assignmentAsSelect(query));
+        }
+        continue;
+      }
+      stack.push(child);
+    }
+  }
+  return body;
+}
+
+/** `n := (SELECT …)` / `a.b = expr` → `SELECT expr`. */
+function assignmentAsSelect(expr: string): string {
+  const assign = /^\s*[A-Za-z_][\w$."]*(?:\[[^\]]*\])?\s*(?::=|=)\s*/.exec(expr);
+  return `SELECT ${assign ? expr.slice(assign[0].length) : expr}`;
+}

@@ -1,0 +1,25 @@
+import type { Identity } from '../core/identity.ts';
+
+/** A protocol-neutral command, as an adapter sees it before forwarding. */
+export interface Command {
+  readonly protocol: string; // 'postgres' | 'ssh' | …
+  /** query: SQL text; exec: a remote command; shell-line: a line typed in an interactive shell; sftp; forward. */
+  readonly kind: 'query' | 'exec' | 'shell-line' | 'sftp' | 'forward';
+  readonly text: string;
+  readonly params?: readonly (string | null)[];
+}
+
+export type Decision =
+  | { readonly action: 'allow' }
+  | { readonly action: 'deny'; readonly rule: string; readonly reason: string }
+  | { readonly action: 'review'; readonly rule: string; readonly approvers: readonly string[]; readonly reason: string };
+
+export const ALLOW: Decision = Object.freeze({ action: 'allow' });
+
+/** Compiled, pure policy for one connection. */
+export interface ConnectionPolicy {
+  decide(command: Command, identity: Identity): Decision;
+}
+
+/** Policy that allows everything (a connection with no rules). */
+export const allowAll: ConnectionPolicy = { decide: () => ALLOW };

@@ -1,0 +1,34 @@
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Config, ConnectionConfig } from '../../config/schema.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Authenticator } from '../../identity/authenticator.ts';
+import type { Recorder } from '../../recording/recorder.ts';
+import type { ConnectionPolicies } from '../../policy/connection-policies.ts';
+import type { ReviewGate } from '../../reviews/types.ts';
+
+/** Everything an engine may use; built once by server/ and handed to each engine. */
+export interface EngineContext {
+  readonly config: Config;
+  readonly authenticator: Authenticator;
+  readonly recorder: Recorder;
+  readonly policies: ConnectionPolicies;
+  /** Where review decisions come from; without one, review rules deny. */
+  readonly reviews?: ReviewGate;
+  /** The gateway's own TLS identity toward clients. */
+  readonly serverTls: SecureContext;
+  readonly log: Logger;
+  connection(name: string): ConnectionConfig | undefined;
+}
+
+/** One protocol adapter. `handle` owns the socket from accept to close. */
+export interface ProtocolEngine {
+  readonly protocol: string;
+  handle(socket: Socket): void;
+  /** Number of live sessions. */
+  readonly activeSessions: number;
+  /** Ends every live session (recording their end reason) and resolves when they are sealed. */
+  close(reason?: string): Promise<void>;
+}
+
+export type EngineFactory = (ctx: EngineContext) => ProtocolEngine;

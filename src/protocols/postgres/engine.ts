@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+import { checkConnectionAccess } from '../../identity/access.ts';
+import type { SessionRecorder } from '../../recording/recorder.ts';
+import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
+import { isLoopback, peerAddress } from '../common/net.ts';
+import { encodeAuthenticationCleartext, encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse } from './codec/backend.ts';
+import { FrontendCode } from './codec/codes.ts';
+import { FrameReader, type Frame } from './codec/frame-reader.ts';
+import { decodePassword } from './codec/frontend.ts';
+import { StartupReader, type StartupPacket } from './codec/startup.ts';
+import { CancelKeys } from './cancel-keys.ts';
+import { fatalFor } from './errors.ts';
+import { HandshakeReader } from './handshake-reader.ts';
+import { PgSession } from './session.ts';
+import { TargetStartupError, connectTarget, type TargetSession } from './target.ts';
+
+interface ClientStartup {
+  readonly socket: Socket;
+  readonly params: ReadonlyMap<string, string>;
+  readonly tls: boolean;
+  /** Bytes the client sent after its StartupMessage. */
+  readonly remainder: Buffer;
+}
+
+/** Startup parameters the gateway consumes itself; everything else reaches the target unchanged. */
+const GATEWAY_PARAMS = new Set(['user', 'database']);
+
+/**
+ * PostgreSQL adapter. The client authenticates to the gateway with its access token as the password and
+ * the connection name as the database; the gateway then opens the target with the credential it holds.
+ */
+export class PostgresEngine implements ProtocolEngine {
+  readonly protocol = 'postgres';
+  private readonly sessions = new Set<PgSession>();
+  private readonly cancelKeys = new CancelKeys();
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  handle(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    this.accept(socket).catch((err) => {
+      this.ctx.log.info({ client: peerAddress(socket), err: clientMessage(err, (err as Error).message) }, 'postgres connection refused');
+      if (!socket.destroyed) socket.end(fatalFor(err));
+    });
+  }
+
+  private async accept(raw: Socket): Promise<void> {
+    const startup = await this.readStartup(raw);
+    if (!startup) return;
+    const { socket, params } = startup;
+    const clientAddress = peerAddress(raw);
+    const user = params.get('user') ?? '';
+    const database = params.get('database') || user;
+    if (!startup.tls && !isLoopback(raw.remoteAddress)) {
+      throw new AirlockError(ErrorCodes.tlsRequired, 'Airlock requires TLS for clients that are not on the gateway host; connect with sslmode=require', { expose: true });
+    }
+
+    // Authentication: cleartext password over TLS or loopback carries the access token.
+    const frames = new FrameReader(this.ctx.config.limits.maxFrameBytes);
+    if (startup.remainder.length) frames.push(startup.remainder);
+    const reader = new HandshakeReader<Frame>(socket, frames, 'client');
+    socket.write(encodeAuthenticationCleartext());
+    const pw = await reader.next();
+    if (pw.code !== FrontendCode.Password) throw new AirlockError(ErrorCodes.protocol, 'expected a password message', { expose: true });
+    const token = decodePassword(pw.body);
+    let identity: Identity;
+    try {
+      identity = await this.ctx.authenticator.authenticate(token, { protocol: 'postgres', clientAddress });
+    } catch (err) {
+      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${user}": ${clientMessage(err, 'invalid token')}`, { cause: err, expose: true });
+    }
+    if (identity.subject !== user) {
+      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${user}": the token belongs to another identity`, { expose: true });
+    }
+    const connection = checkConnectionAccess(identity, database, this.ctx.connection(database));
+    if (connection.type !== 'postgres') {
+      throw new AirlockError(ErrorCodes.unknownConnection, `connection "${database}" is not a PostgreSQL connection`, { expose: true });
+    }
+
+    const targetParams = new Map([...params].filter(([k]) => !GATEWAY_PARAMS.has(k)));
+    const rec = await this.ctx.recorder.open({
+      protocol: 'postgres', connection: database, identity, clientAddress, application: params.get('application_name') ?? null,
+    });
+    let target: TargetSession;
+    try {
+      target = await connectTarget(connection, targetParams, this.ctx.config.limits.maxFrameBytes);
+    } catch (err) {
+      const fields = err instanceof TargetStartupError ? err.fields : undefined;
+      rec.record('session.target_failed', { message: clientMessage(err, 'target connection failed'), code: fields?.C ?? null });
+      void rec.end('target_unavailable').catch(() => {});
+      if (fields) {
+        socket.end(encodeErrorResponse({ severity: 'FATAL', code: fields.C ?? '08001', message: `Airlock: target refused the session: ${fields.M ?? ''}` }));
+        return;
+      }
+      throw err;
+    }
+
+    const key = this.cancelKeys.issue({
+      targetHost: connection.host, targetPort: connection.port,
+      targetPid: target.backendKey?.pid ?? 0, targetSecret: target.backendKey?.secret ?? 0, sessionId: rec.id,
+    });
+    const hello = [encodeAuthenticationOk(), ...target.parameterFrames.map((f) => f.bytes), ...target.noticeFrames.map((f) => f.bytes), encodeBackendKeyData(key.pid, key.secret), target.readyFrame.bytes];
+    socket.write(Buffer.concat(hello));
+    const clientRemainder = reader.detach();
+    this.startSession(socket, target, identity, database, rec, clientRemainder, key.pid);
+  }
+
+  private startSession(socket: Socket, target: TargetSession, identity: Identity, connectionName: string, rec: SessionRecorder, clientRemainder: Buffer, cancelPid: number): void {
+    const compiled = this.ctx.policies.get(connectionName);
+    const sessionKey = randomBytes(32);
+    const connection = this.ctx.connection(connectionName);
+    const session = new PgSession({
+      client: socket, target: target.socket, identity, connection: connectionName, rec,
+      policy: compiled.policy,
+      storedMask: compiled.storedMasker(sessionKey),
+      liveMask: compiled.liveMasker(identity, sessionKey),
+      reviews: this.ctx.reviews,
+      limits: connection?.recording ?? this.ctx.config.recording,
+      maxFrameBytes: this.ctx.config.limits.maxFrameBytes,
+      log: this.ctx.log,
+      clientRemainder,
+      targetRemainder: target.remainder,
+      onEnd: (s) => {
+        this.sessions.delete(s);
+        this.cancelKeys.release(cancelPid);
+      },
+    });
+    this.sessions.add(session);
+    session.start();
+  }
+
+  /** Reads SSLRequest / GSSENCRequest / CancelRequest until the StartupMessage; upgrades to TLS on request. */
+  private async readStartup(raw: Socket): Promise<ClientStartup | undefined> {
+    let socket: Socket = raw;
+    let tls = false;
+    for (;;) {
+      const reader = new HandshakeReader<StartupPacket>(socket, new StartupReader(), 'client');
+      const packet = await reader.next();
+      if (packet.type === 'startup') {
+        const remainder = reader.detach();
+        if (packet.protocol >> 16 !== 3) {
+          throw new AirlockError(ErrorCodes.protocol, `unsupported frontend protocol ${packet.protocol >> 16}.${packet.protocol & 0xffff}`, { expose: true });
+        }
+        return { socket, params: packet.params, tls, remainder };
+      }
+      const remainder = reader.detach();
+      if (packet.type === 'cancel') {
+        const entry = await this.cancelKeys.cancel(packet.pid, packet.secret);
+        this.ctx.log.info({ session: entry?.sessionId ?? null }, entry ? 'forwarded cancel request' : 'ignored unknown cancel request');
+        socket.destroy();
+        return undefined;
+      }
+      if (remainder.length) throw new AirlockError(ErrorCodes.protocol, 'unexpected data after encryption request', { expose: true });
+      if (packet.type === 'gssenc' || tls) {
+        socket.write('N');
+        continue;
+      }
+      socket.write('S');
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: this.ctx.serverTls });
+      secure.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secure', () => resolve());
+        secure.once('error', (err) => reject(new AirlockError(ErrorCodes.protocol, `TLS handshake failed: ${err.message}`, { cause: err })));
+        secure.once('close', () => reject(new AirlockError(ErrorCodes.protocol, 'client closed during TLS handshake')));
+      });
+      socket = secure;
+      tls = true;
+    }
+  }
+
+  async close(reason = 'gateway_shutdown'): Promise<void> {
+    const all = [...this.sessions];
+    for (const s of all) s.terminate('Airlock: the gateway is shutting down', reason);
+    await Promise.all(all.map((s) => s.closed));
+  }
+}

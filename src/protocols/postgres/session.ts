@@ -1,0 +1,456 @@
+import type { Socket } from 'node:net';
+import type { Identity } from '../../core/identity.ts';
+import type { Logger } from '../../core/logger.ts';
+import { ProtocolError } from '../../core/errors.ts';
+import type { ValueMasker } from '../../policy/connection-policies.ts';
+import type { ConnectionPolicy, Decision } from '../../policy/types.ts';
+import type { SessionRecorder } from '../../recording/recorder.ts';
+import type { ReviewGate } from '../../reviews/types.ts';
+import type { RecordingLimits } from '../../config/schema.ts';
+import { BackendCode, FrontendCode } from './codec/codes.ts';
+import {
+  decodeErrorFields, decodeNotification, decodeReadyForQuery, decodeRowDescription, encodeErrorResponse,
+  encodeReadyForQuery, type FieldDescription, type TransactionStatus,
+} from './codec/backend.ts';
+import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery, encodeQuery } from './codec/frontend.ts';
+import { FrameReader, type Frame } from './codec/frame-reader.ts';
+import { statementError } from './errors.ts';
+import { StatementLog, valueText } from './statement-log.ts';
+import { maskDataRow } from './live-mask.ts';
+
+export interface PgSessionOptions {
+  readonly client: Socket;
+  readonly target: Socket;
+  readonly identity: Identity;
+  readonly connection: string;
+  readonly rec: SessionRecorder;
+  readonly policy: ConnectionPolicy;
+  readonly storedMask: ValueMasker;
+  readonly liveMask: ValueMasker | undefined;
+  readonly reviews: ReviewGate | undefined;
+  readonly limits: RecordingLimits;
+  readonly maxFrameBytes: number;
+  readonly log: Logger;
+  readonly clientRemainder: Buffer;
+  readonly targetRemainder: Buffer;
+  readonly onEnd: (session: PgSession) => void;
+}
+
+/** One entry per Query/Sync sent to the target, resolved by its ReadyForQuery. */
+interface SyncEntry {
+  /** Messages to send the client just before this ReadyForQuery (a denial inside an extended batch). */
+  inject?: Buffer;
+  /** Synthetic entries never reach the target: their bytes go out once everything before them is answered. */
+  synthetic?: Buffer;
+}
+
+const TXN_END = /^\s*(rollback|abort|commit|end)\b/i;
+const COMMIT = /^\s*(commit|end)\b/i;
+
+/**
+ * An authenticated PostgreSQL session: relays both directions frame by frame, records statements and
+ * results, applies policy before a statement reaches the target, and keeps the client's view of the
+ * protocol (ordering, transaction status) correct when the gateway itself answers.
+ */
+export class PgSession {
+  readonly rec: SessionRecorder;
+  private readonly client: Socket;
+  private readonly target: Socket;
+  private readonly clientReader: FrameReader;
+  private readonly targetReader: FrameReader;
+  private readonly statements: StatementLog;
+  private readonly prepared = new Map<string, string>();
+  private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[] }>();
+  private readonly syncs: SyncEntry[] = [];
+  private readonly maskCounts: Record<string, number> = {};
+  private txStatus: TransactionStatus = 'I';
+  /** A denial inside a transaction block: the client sees the transaction as failed until it ends it. */
+  private virtualAbort = false;
+  private skipUntilSync: Buffer | undefined;
+  private holding = false;
+  private ended = false;
+  private lastDescribe: { kind: 'S' | 'P'; name: string } | undefined;
+  private liveColumns: FieldDescription[] | undefined;
+  private endReason = 'client_disconnected';
+  private readonly reviewAbort = new AbortController();
+  private resolveClosed!: () => void;
+  /** Resolves once the session has ended and its recording is sealed (or failed to seal). */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+
+  constructor(private readonly o: PgSessionOptions) {
+    this.rec = o.rec;
+    this.client = o.client;
+    this.target = o.target;
+    this.clientReader = new FrameReader(o.maxFrameBytes);
+    this.targetReader = new FrameReader(o.maxFrameBytes);
+    this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+  }
+
+  start(): void {
+    const { client, target } = this;
+    client.on('data', (c: Buffer) => this.onClientData(c));
+    target.on('data', (c: Buffer) => this.onTargetData(c));
+    client.on('close', () => this.finish(this.endReason));
+    client.on('error', (err) => {
+      this.o.log.debug({ err: err.message, session: this.rec.id }, 'client socket error');
+      this.finish('client_error');
+    });
+    target.on('close', () => this.onTargetGone('target_disconnected'));
+    target.on('error', (err) => this.onTargetGone(`target_error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    if (this.o.targetRemainder.length) this.onTargetData(this.o.targetRemainder);
+    if (this.o.clientRemainder.length) this.onClientData(this.o.clientRemainder);
+    client.resume();
+    target.resume();
+  }
+
+  /** Ends the session from the gateway side (shutdown), telling the client why. */
+  terminate(message: string, reason: string): void {
+    if (this.ended) return;
+    this.endReason = reason;
+    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '57P01', message }));
+    this.target.destroy();
+    this.finish(reason);
+  }
+
+  // ---- client → target -------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    this.rec.bytesIn += chunk.length;
+    this.clientReader.push(chunk);
+    this.drainClient();
+  }
+
+  private drainClient(): void {
+    if (this.ended) return;
+    this.target.cork();
+    try {
+      while (!this.holding) {
+        const frame = this.clientReader.next();
+        if (!frame) break;
+        this.onClientFrame(frame);
+      }
+    } catch (err) {
+      this.protocolFailure(err, 'client');
+    } finally {
+      process.nextTick(() => this.target.uncork());
+    }
+    if (this.holding) this.client.pause();
+  }
+
+  private toTarget(bytes: Buffer): void {
+    if (!this.target.write(bytes) && !this.client.isPaused()) {
+      this.client.pause();
+      this.target.once('drain', () => {
+        if (!this.holding) this.client.resume();
+      });
+    }
+  }
+
+  private onClientFrame(f: Frame): void {
+    if (this.skipUntilSync) {
+      if (f.code === FrontendCode.Sync) {
+        this.syncs.push({ inject: this.skipUntilSync });
+        this.skipUntilSync = undefined;
+        this.toTarget(f.bytes);
+      }
+      return;
+    }
+    switch (f.code) {
+      case FrontendCode.Query:
+        return this.onQuery(f);
+      case FrontendCode.Parse:
+        return this.onParse(f);
+      case FrontendCode.Bind: {
+        const b = decodeBind(f.body);
+        const text = this.prepared.get(b.statement) ?? '';
+        const params = b.params.map((p, i) => valueText(p, b.paramFormats.length === 1 ? b.paramFormats[0] : (b.paramFormats[i] ?? 0)));
+        this.portals.set(b.portal, { text, statement: b.statement, params });
+        return this.toTarget(f.bytes);
+      }
+      case FrontendCode.Execute: {
+        const e = decodeExecute(f.body);
+        const portal = this.portals.get(e.portal);
+        this.statements.begin(portal?.text ?? '', portal?.params, 'extended', portal?.statement ?? '');
+        return this.toTarget(f.bytes);
+      }
+      case FrontendCode.Describe:
+        this.lastDescribe = decodeDescribe(f.body);
+        return this.toTarget(f.bytes);
+      case FrontendCode.Close: {
+        const c = decodeClose(f.body);
+        if (c.kind === 'S') this.prepared.delete(c.name);
+        else this.portals.delete(c.name);
+        return this.toTarget(f.bytes);
+      }
+      case FrontendCode.Sync:
+        this.syncs.push({});
+        return this.toTarget(f.bytes);
+      case FrontendCode.Terminate:
+        this.endReason = 'client_terminated';
+        this.toTarget(f.bytes);
+        this.target.end();
+        return;
+      case FrontendCode.CopyData:
+        this.statements.copyData(f.body.length);
+        return this.toTarget(f.bytes);
+      case FrontendCode.FunctionCall:
+        // Fast-path calls name a function by OID and bypass statement policy (lo_import, …): refused.
+        return this.denySimple('<fast-path function call>', { rule: 'fastpath', reason: 'fast-path function calls are not allowed through the gateway' });
+      case FrontendCode.Password:
+        throw new ProtocolError('unexpected password message after authentication');
+      default:
+        return this.toTarget(f.bytes);
+    }
+  }
+
+  private onQuery(f: Frame): void {
+    const { text } = decodeQuery(f.body);
+    const decision = this.decide(text);
+    if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
+    if (decision.action === 'deny') return this.denySimple(text, decision);
+    this.hold(text, decision, (approved, why) => {
+      if (approved) this.forwardQuery(text, f.bytes);
+      else this.denySimple(text, { rule: decision.rule, reason: why });
+    });
+  }
+
+  private forwardQuery(text: string, bytes: Buffer): void {
+    this.statements.begin(text, undefined, 'simple');
+    this.syncs.push({});
+    if (this.virtualAbort && COMMIT.test(text)) {
+      // The client saw an error inside this transaction: as PostgreSQL does, COMMIT now rolls back.
+      this.toTarget(encodeQuery('ROLLBACK'));
+      return;
+    }
+    this.toTarget(bytes);
+  }
+
+  private denySimple(text: string, d: { rule: string; reason: string; code?: string }): void {
+    this.recordDenial(text, d.rule, d.reason);
+    const status: TransactionStatus = this.txStatus === 'I' ? 'I' : 'E';
+    if (status === 'E') this.virtualAbort = true;
+    this.enqueueSynthetic(Buffer.concat([this.denialError(d), encodeReadyForQuery(status)]));
+  }
+
+  private onParse(f: Frame): void {
+    const p = decodeParse(f.body);
+    const decision = this.decide(p.text);
+    const forward = () => {
+      this.prepared.set(p.name, p.text);
+      this.toTarget(f.bytes);
+    };
+    if (decision.action === 'allow') return forward();
+    if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
+    this.hold(p.text, decision, (approved, why) => {
+      if (approved) forward();
+      else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
+    });
+  }
+
+  /** Answers an extended-protocol message with an error and skips to the next Sync, as the server would. */
+  private denyExtended(error: Buffer, d: { text: string; rule: string; reason: string }): void {
+    this.recordDenial(d.text, d.rule, d.reason);
+    if (this.txStatus !== 'I') this.virtualAbort = true;
+    this.skipUntilSync = error;
+  }
+
+  private denialError(d: { rule: string; reason: string; code?: string }): Buffer {
+    if (d.code === '25P02') return statementError('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
+    return statementError(d.code ?? '42501', `Airlock: ${d.reason}`, `rule: ${d.rule}`);
+  }
+
+  private recordDenial(text: string, rule: string, reason: string): void {
+    const masked = this.o.storedMask.maskText(text, this.maskCounts);
+    this.rec.record('policy.deny', { text: masked, rule, reason }, { searchText: masked, outcome: 'denied' });
+  }
+
+  private decide(text: string): Decision & { code?: string } {
+    if (!this.rec.healthy) {
+      return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: '58030' };
+    }
+    if (this.virtualAbort && !TXN_END.test(text)) return { action: 'deny', rule: 'transaction', reason: 'transaction aborted', code: '25P02' };
+    return this.o.policy.decide({ protocol: 'postgres', kind: 'query', text }, this.o.identity);
+  }
+
+  /** Holds the client's stream (later messages wait in the reader) until a reviewer decides. */
+  private hold(text: string, d: Extract<Decision, { action: 'review' }>, then: (approved: boolean, reason: string) => void): void {
+    const masked = this.o.storedMask.maskText(text, this.maskCounts);
+    this.rec.record('review.requested', { text: masked, rule: d.rule, approvers: d.approvers }, { searchText: masked, outcome: 'reviewed' });
+    if (!this.o.reviews) return then(false, `statement needs review under rule ${d.rule}, but reviews are not enabled on this gateway`);
+    this.holding = true;
+    this.client.pause();
+    this.o.reviews
+      .request(
+        { sessionId: this.rec.id, connection: this.o.connection, requester: this.o.identity, command: { protocol: 'postgres', kind: 'query', text }, rule: d.rule, approvers: d.approvers, reason: d.reason },
+        this.reviewAbort.signal,
+      )
+      .then(
+        (r) => {
+          this.rec.record('review.decided', { reviewId: r.reviewId, approved: r.approved, reviewer: r.reviewer ?? null, reason: r.reason ?? null, rule: d.rule });
+          return [r.approved, r.approved ? '' : `statement denied by reviewer${r.reviewer ? ` ${r.reviewer}` : ''}: ${r.reason ?? 'no reason given'}`] as const;
+        },
+        (err: Error) => [false, `review failed: ${err.message}`] as const,
+      )
+      .then(([approved, why]) => {
+        if (this.ended) return;
+        this.holding = false;
+        this.target.cork();
+        then(approved, why);
+        process.nextTick(() => this.target.uncork());
+        this.client.resume();
+        this.drainClient();
+      });
+  }
+
+  // ---- target → client -------------------------------------------------------------------------
+
+  private onTargetData(chunk: Buffer): void {
+    this.targetReader.push(chunk);
+    // Coalesce consecutive whole frames that lie in this chunk into one write (zero copy).
+    let runStart = -1;
+    let runEnd = -1;
+    const flushRun = () => {
+      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+      runStart = -1;
+    };
+    try {
+      for (let f = this.targetReader.next(); f; f = this.targetReader.next()) {
+        const out = this.onTargetFrame(f);
+        const inChunk = out === f.bytes && f.bytes.buffer === chunk.buffer && f.bytes.byteOffset >= chunk.byteOffset;
+        if (inChunk) {
+          const start = f.bytes.byteOffset - chunk.byteOffset;
+          if (runStart >= 0 && start === runEnd) runEnd = start + f.bytes.length;
+          else {
+            flushRun();
+            runStart = start;
+            runEnd = start + f.bytes.length;
+          }
+        } else {
+          flushRun();
+          if (out) this.toClient(out);
+        }
+      }
+      flushRun();
+    } catch (err) {
+      flushRun();
+      this.protocolFailure(err, 'target');
+    }
+  }
+
+  private toClient(bytes: Buffer): void {
+    this.rec.bytesOut += bytes.length;
+    if (!this.client.write(bytes) && !this.target.isPaused()) {
+      this.target.pause();
+      this.client.once('drain', () => this.target.resume());
+    }
+  }
+
+  /** Observes one target frame; returns the bytes to send the client (the frame itself unless rewritten). */
+  private onTargetFrame(f: Frame): Buffer | undefined {
+    switch (f.code) {
+      case BackendCode.DataRow:
+        this.statements.row(f.body);
+        return this.o.liveMask?.active ? maskDataRow(f, this.liveColumns, this.o.liveMask, this.maskCounts) : f.bytes;
+      case BackendCode.RowDescription: {
+        const fields = decodeRowDescription(f.body);
+        this.liveColumns = fields;
+        const d = this.lastDescribe;
+        this.statements.columns(fields, d?.kind === 'S' ? d.name : undefined);
+        return f.bytes;
+      }
+      case BackendCode.CommandComplete:
+        this.statements.complete(f.body);
+        return f.bytes;
+      case BackendCode.CopyData:
+        this.statements.copyData(f.body.length);
+        return f.bytes;
+      case BackendCode.EmptyQueryResponse:
+        this.statements.endWithout('empty');
+        return f.bytes;
+      case BackendCode.PortalSuspended:
+        this.statements.endWithout('suspended');
+        return f.bytes;
+      case BackendCode.ErrorResponse:
+        this.statements.error(decodeErrorFields(f.body));
+        return f.bytes;
+      case BackendCode.NoticeResponse: {
+        const n = decodeErrorFields(f.body);
+        this.rec.record('db.notice', { severity: n.S ?? null, code: n.C ?? null, message: this.o.storedMask.maskText(n.M ?? '', this.maskCounts) });
+        return f.bytes;
+      }
+      case BackendCode.NotificationResponse: {
+        const n = decodeNotification(f.body);
+        this.rec.record('db.notification', { channel: n.channel, payload: this.o.storedMask.maskText(n.payload, this.maskCounts) });
+        return f.bytes;
+      }
+      case BackendCode.ReadyForQuery:
+        return this.onReady(f);
+      default:
+        return f.bytes;
+    }
+  }
+
+  private onReady(f: Frame): Buffer {
+    this.txStatus = decodeReadyForQuery(f.body);
+    if (this.txStatus === 'I') this.virtualAbort = false;
+    this.statements.batchEnd();
+    const entry = this.syncs.shift();
+    let out = f.bytes;
+    if (this.virtualAbort && this.txStatus === 'T') out = encodeReadyForQuery('E');
+    if (entry?.inject) out = Buffer.concat([entry.inject, out]);
+    const synthetic = this.takeSynthetic();
+    return synthetic ? Buffer.concat([out, synthetic]) : out;
+  }
+
+  /** Queues gateway-made replies behind whatever the target still owes the client. */
+  private enqueueSynthetic(bytes: Buffer): void {
+    if (this.syncs.length === 0) this.toClient(bytes);
+    else this.syncs.push({ synthetic: bytes });
+  }
+
+  private takeSynthetic(): Buffer | undefined {
+    const parts: Buffer[] = [];
+    while (this.syncs.length && this.syncs[0].synthetic) parts.push(this.syncs.shift()!.synthetic!);
+    return parts.length ? Buffer.concat(parts) : undefined;
+  }
+
+  // ---- endings ---------------------------------------------------------------------------------
+
+  private protocolFailure(err: unknown, side: 'client' | 'target'): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.o.log.warn({ session: this.rec.id, side, err: message }, 'protocol error; ending session');
+    this.endReason = `protocol_error: ${side}: ${message}`;
+    const text = side === 'client' ? `Airlock: ${message}` : 'Airlock: malformed message from the target';
+    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '08P01', message: text }));
+    this.target.destroy();
+    this.finish(this.endReason);
+  }
+
+  private onTargetGone(reason: string): void {
+    if (this.ended) return;
+    if (this.endReason === 'client_terminated') return this.finish(this.endReason);
+    this.endReason = reason;
+    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '08006', message: 'Airlock: the target closed the connection' }));
+    this.finish(reason);
+  }
+
+  private finish(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.reviewAbort.abort();
+    if (!this.client.destroyed) this.client.end();
+    if (!this.target.destroyed) this.target.destroy();
+    const masked = Object.keys(this.maskCounts).length ? { masked: this.maskCounts } : undefined;
+    this.rec.end(reason, masked).then(
+      () => {
+        this.o.onEnd(this);
+        this.resolveClosed();
+      },
+      (err: Error) => {
+        this.o.log.error({ session: this.rec.id, err: err.message }, 'could not seal session; it will be sealed as interrupted at next start');
+        this.o.onEnd(this);
+        this.resolveClosed();
+      },
+    );
+  }
+}

@@ -1,0 +1,155 @@
+import { performance } from 'node:perf_hooks';
+import type { ValueMasker } from '../../policy/connection-policies.ts';
+import type { SessionRecorder } from '../../recording/recorder.ts';
+import type { RecordingLimits } from '../../config/schema.ts';
+import { decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
+
+interface Execution {
+  readonly querySeq: number;
+  readonly mode: 'simple' | 'extended';
+  readonly statement: string | undefined;
+  readonly startedAt: number;
+  columns: FieldDescription[] | undefined;
+  rows: number;
+  sample: (string | null)[][];
+  sampleBytes: number;
+  truncated: boolean;
+  copyBytes: number;
+  results: number;
+}
+
+/** Renders one wire value as text for the record: text format as is, binary as a short marker. */
+export function valueText(value: Buffer | null, format: number): string | null {
+  if (value === null) return null;
+  return format === 0 ? value.toString('utf8') : `\\x${value.subarray(0, 64).toString('hex')}${value.length > 64 ? '…' : ''}`;
+}
+
+/**
+ * Follows statements through their results and records them: db.query when a statement starts,
+ * db.result / db.error when it ends, with the first `maxRows` rows / `maxBytes` bytes (masked) and the
+ * counts always. Results are attributed in order: the target answers statements in the order sent.
+ */
+export class StatementLog {
+  private readonly queue: Execution[] = [];
+  /** Result columns per prepared statement, for Execute without a Describe (pgbench -M prepared). */
+  private readonly statementColumns = new Map<string, FieldDescription[]>();
+
+  constructor(
+    private readonly rec: SessionRecorder,
+    private readonly mask: ValueMasker,
+    private readonly limits: RecordingLimits,
+    private readonly counts: Record<string, number>,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  begin(text: string, params: readonly (string | null)[] | undefined, mode: 'simple' | 'extended', statement?: string): void {
+    const masked = this.mask.maskText(text, this.counts);
+    const data: Record<string, unknown> = { text: masked, mode };
+    if (params && params.length) data.params = params.map((p) => (p === null ? null : this.mask.maskText(p, this.counts)));
+    if (statement) data.statement = statement;
+    const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
+    this.queue.push({
+      querySeq, mode, statement, startedAt: performance.now(), columns: statement !== undefined ? this.statementColumns.get(statement) : undefined,
+      rows: 0, sample: [], sampleBytes: 0, truncated: false, copyBytes: 0, results: 0,
+    });
+  }
+
+  /** RowDescription: describes the head statement's rows (or a Describe with nothing executing). */
+  columns(fields: FieldDescription[], describedStatement?: string): void {
+    if (describedStatement !== undefined) this.statementColumns.set(describedStatement, fields);
+    const head = this.queue[0];
+    if (head) {
+      head.columns = fields;
+      if (head.statement !== undefined) this.statementColumns.set(head.statement, fields);
+    }
+  }
+
+  row(body: Buffer): void {
+    const head = this.queue[0];
+    if (!head) return;
+    head.rows++;
+    if (head.truncated) return;
+    if (head.sample.length >= this.limits.maxRows || head.sampleBytes + body.length > this.limits.maxBytes) {
+      head.truncated = true;
+      return;
+    }
+    const values = decodeDataRow(body);
+    const cols = head.columns;
+    head.sample.push(
+      values.map((v, i) => {
+        const text = valueText(v, cols?.[i]?.format ?? 0);
+        return text === null ? null : this.mask.maskValue(cols?.[i]?.name ?? '', text, this.counts);
+      }),
+    );
+    head.sampleBytes += body.length;
+  }
+
+  copyData(bytes: number): void {
+    const head = this.queue[0];
+    if (head) head.copyBytes += bytes;
+  }
+
+  complete(body: Buffer): void {
+    const head = this.queue[0];
+    if (!head) return;
+    const { tag, rows } = decodeCommandComplete(body);
+    this.recordResult(head, { tag, rows: rows ?? head.rows });
+    if (head.mode === 'extended') this.queue.shift();
+  }
+
+  /** EmptyQueryResponse or PortalSuspended end an extended execution. */
+  endWithout(reason: 'empty' | 'suspended'): void {
+    const head = this.queue[0];
+    if (!head) return;
+    this.recordResult(head, { tag: reason === 'empty' ? '' : 'SUSPENDED', rows: head.rows });
+    if (head.mode === 'extended') this.queue.shift();
+  }
+
+  error(fields: Record<string, string>): void {
+    const head = this.queue[0];
+    const message = this.mask.maskText(fields.M ?? '', this.counts);
+    const data: Record<string, unknown> = { code: fields.C ?? null, severity: fields.S ?? null, message };
+    if (fields.D) data.detail = this.mask.maskText(fields.D, this.counts);
+    if (head) {
+      data.query = head.querySeq;
+      data.durationMs = round(performance.now() - head.startedAt);
+      if (head.mode === 'extended') this.queue.shift();
+    }
+    this.rec.record('db.error', data, { searchText: message, outcome: 'error' });
+  }
+
+  /** ReadyForQuery: whatever is still pending was skipped by the target after an error. */
+  batchEnd(): void {
+    while (this.queue.length) {
+      const e = this.queue.shift()!;
+      if (e.mode === 'extended' && e.results === 0) this.rec.record('db.result', { query: e.querySeq, skipped: true });
+    }
+  }
+
+  private recordResult(e: Execution, r: { tag: string; rows: number }): void {
+    e.results++;
+    const data: Record<string, unknown> = {
+      query: e.querySeq,
+      tag: r.tag,
+      rows: r.rows,
+      durationMs: round(performance.now() - e.startedAt),
+    };
+    if (e.columns) data.columns = e.columns.map((c) => c.name);
+    if (e.sample.length) data.sample = e.sample;
+    if (e.truncated) data.truncated = true;
+    if (e.copyBytes) data.copyBytes = e.copyBytes;
+    this.rec.record('db.result', data);
+    e.rows = 0;
+    e.sample = [];
+    e.sampleBytes = 0;
+    e.truncated = false;
+    e.copyBytes = 0;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,245 @@
+import { performance } from 'node:perf_hooks';
+import { AirlockError, ErrorCodes } from '../core/errors.ts';
+import { newId } from '../core/ids.ts';
+import type { Identity } from '../core/identity.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LedgerEntry, SessionRecord, StoredEvent, Store } from '../store/types.ts';
+import { GENESIS, eventHash, ledgerHash, sealMessage } from './chain.ts';
+import type { KeyRing } from './keys.ts';
+
+export interface SessionInfo {
+  readonly protocol: string;
+  readonly connection: string;
+  readonly identity: Identity;
+  readonly clientAddress: string;
+  readonly application?: string | null;
+}
+
+export interface RecordOptions {
+  /** Masked text to index for full-text search. */
+  readonly searchText?: string;
+  /** allowed | denied | reviewed | error. */
+  readonly outcome?: string;
+}
+
+export interface RecorderOptions {
+  readonly flushIntervalMs?: number;
+  readonly maxBatch?: number;
+}
+
+/** Wall-clock milliseconds with microsecond resolution. */
+export function preciseNow(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
+}
+
+/**
+ * The only writer of recordings. Events are hashed inline (cheap) and written in batches off the hot
+ * path (group commit). When the store fails, batches stay queued and are retried, `healthy` turns
+ * false, and adapters refuse new commands until it recovers (fail closed): nothing is dropped silently.
+ */
+export class Recorder {
+  private queue: StoredEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private failures = 0;
+  private lastError: Error | undefined;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
+
+  constructor(
+    readonly store: Store,
+    private readonly keys: KeyRing,
+    private readonly log: Logger,
+    options: RecorderOptions = {},
+  ) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 5;
+    this.maxBatch = options.maxBatch ?? 5000;
+  }
+
+  /** False while the store refuses writes; adapters must not start new commands then. */
+  get healthy(): boolean {
+    return this.failures === 0;
+  }
+
+  get unhealthyReason(): string | undefined {
+    return this.lastError?.message;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  async open(info: SessionInfo): Promise<SessionRecorder> {
+    if (!this.healthy) throw new AirlockError(ErrorCodes.store, 'recording store unavailable; new sessions are refused', { expose: true });
+    const record: SessionRecord = {
+      id: newId('ses_'),
+      protocol: info.protocol,
+      connection: info.connection,
+      subject: info.identity.subject,
+      groups: info.identity.groups,
+      kind: info.identity.kind,
+      authMethod: info.identity.authMethod,
+      credentialId: info.identity.credentialId ?? null,
+      clientAddress: info.clientAddress,
+      application: info.application ?? null,
+      startedAt: preciseNow(),
+      endedAt: null,
+      endReason: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      eventCount: 0,
+      lastHash: null,
+      legalHold: false,
+    };
+    try {
+      await this.store.insertSession(record);
+    } catch (err) {
+      throw new AirlockError(ErrorCodes.store, 'recording store unavailable; new sessions are refused', { cause: err, expose: true });
+    }
+    const session = new SessionRecorder(this, record);
+    session.record('session.start', {
+      protocol: record.protocol,
+      connection: record.connection,
+      subject: record.subject,
+      groups: record.groups,
+      kind: record.kind,
+      authMethod: record.authMethod,
+      credentialId: record.credentialId,
+      clientAddress: record.clientAddress,
+      application: record.application,
+    });
+    return session;
+  }
+
+  /** @internal queued by SessionRecorder. */
+  enqueue(event: StoredEvent): void {
+    this.queue.push(event);
+    if (this.queue.length >= this.maxBatch) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+  }
+
+  /** Writes everything queued so far; resolves when it is in the store (or rejects when the store fails). */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.flushing = this.store.appendEvents(batch).then(
+      () => {
+        if (this.failures > 0) this.log.info({ events: batch.length }, 'recording store recovered');
+        this.failures = 0;
+        this.lastError = undefined;
+      },
+      (err: Error) => {
+        this.queue = batch.concat(this.queue);
+        this.failures++;
+        this.lastError = err;
+        this.log.error({ err: err.message, queued: this.queue.length }, 'recording store write failed; retrying');
+        const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
+        if (!this.timer) this.timer = setTimeout(() => void this.flush().catch(() => {}), delay);
+        throw err;
+      },
+    );
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Signs a closed session's head and appends the seal to the store-wide ledger. */
+  async seal(sessionId: string, eventCount: number, finalHash: string, endedAt: number, endReason: string): Promise<LedgerEntry> {
+    const data = {
+      finalHash,
+      eventCount,
+      endedAt,
+      endReason,
+      keyId: this.keys.current.keyId,
+      signature: this.keys.sign(sealMessage(sessionId, eventCount, finalHash)),
+    };
+    return this.store.appendLedger({ kind: 'seal', sessionId, time: endedAt, data }, (prevHash, seq) =>
+      ledgerHash(prevHash, { seq, kind: 'seal', sessionId, time: endedAt, data }),
+    );
+  }
+
+  /** Seals sessions a crash left open, with end reason `interrupted`. Returns how many. */
+  async recoverInterrupted(): Promise<number> {
+    const open = await this.store.listSessions({ open: true, limit: 100_000 });
+    for (const s of open) {
+      let last: StoredEvent | undefined;
+      for await (const e of this.store.readEvents(s.id)) last = e;
+      const endedAt = preciseNow();
+      const seq = last ? last.seq + 1 : 0;
+      const data = { reason: 'interrupted', bytesIn: s.bytesIn, bytesOut: s.bytesOut };
+      const hash = eventHash(last?.hash ?? GENESIS, { sessionId: s.id, seq, time: endedAt, type: 'session.end', data });
+      await this.store.appendEvents([{ sessionId: s.id, seq, time: endedAt, type: 'session.end', data, hash }]);
+      await this.store.endSession(s.id, { endedAt, endReason: 'interrupted', bytesIn: s.bytesIn, bytesOut: s.bytesOut, eventCount: seq + 1, lastHash: hash });
+      await this.seal(s.id, seq + 1, hash, endedAt, 'interrupted');
+      this.log.warn({ session: s.id }, 'sealed interrupted session');
+    }
+    return open.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
+
+/** One session's chain. `record` is synchronous and cheap; the Recorder batches the writes. */
+export class SessionRecorder {
+  readonly id: string;
+  private seq = 0;
+  private head = GENESIS;
+  private ended = false;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly recorder: Recorder,
+    readonly info: SessionRecord,
+  ) {
+    this.id = info.id;
+  }
+
+  get healthy(): boolean {
+    return this.recorder.healthy;
+  }
+
+  get eventCount(): number {
+    return this.seq;
+  }
+
+  record(type: string, data: Record<string, unknown>, options: RecordOptions = {}): number {
+    if (this.ended) return -1;
+    const seq = this.seq++;
+    const time = preciseNow();
+    const hash = eventHash(this.head, { sessionId: this.id, seq, time, type, data });
+    this.head = hash;
+    this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
+    return seq;
+  }
+
+  /** Records session.end, writes everything, then seals. Idempotent. */
+  async end(reason: string, detail?: Record<string, unknown>): Promise<void> {
+    if (this.ended) return;
+    this.record('session.end', { reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, ...detail });
+    this.ended = true;
+    const endedAt = preciseNow();
+    await this.recorder.flush();
+    await this.recorder.store.endSession(this.id, {
+      endedAt,
+      endReason: reason,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      eventCount: this.seq,
+      lastHash: this.head,
+    });
+    await this.recorder.seal(this.id, this.seq, this.head, endedAt, reason);
+  }
+}

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { LoadedConfig } from '../config/load.ts';
+import { parseListen } from '../config/load.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { ChainAuthenticator } from '../identity/authenticator.ts';
+import { TokenService, looksLikeGatewayToken } from '../identity/tokens.ts';
+import type { EngineContext, EngineFactory, ProtocolEngine } from '../protocols/common/engine.ts';
+import { PostgresEngine } from '../protocols/postgres/engine.ts';
+import { KeyRing } from '../recording/keys.ts';
+import { Recorder } from '../recording/recorder.ts';
+import type { ReviewGate } from '../reviews/types.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/types.ts';
+import { buildConnectionPolicies } from './policies.ts';
+import { loadServerTls } from './tls.ts';
+
+/** Protocol adapters by listener key in `listen:`. Adding a protocol means adding a line here. */
+const ENGINES: Record<string, EngineFactory> = {
+  postgres: (ctx) => new PostgresEngine(ctx),
+};
+
+export interface ListenerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface GatewayOptions {
+  readonly log?: Logger;
+  readonly store?: Store;
+  readonly reviews?: ReviewGate;
+}
+
+/** The running gateway: store, recorder, engines and their listeners. The only place that wires everything. */
+export class Gateway {
+  readonly listeners = new Map<string, ListenerAddress>();
+  private readonly servers: Server[] = [];
+  private readonly engines: ProtocolEngine[] = [];
+
+  private constructor(
+    readonly loaded: LoadedConfig,
+    readonly store: Store,
+    readonly recorder: Recorder,
+    readonly tokens: TokenService,
+    readonly keys: KeyRing,
+    readonly log: Logger,
+  ) {}
+
+  static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
+    const log = options.log ?? createLogger();
+    mkdirSync(loaded.dataDir, { recursive: true, mode: 0o700 });
+    const store = options.store ?? openStore(loaded.dataDir);
+    const keys = KeyRing.load(loaded.dataDir);
+    const recorder = new Recorder(store, keys, log);
+    const recovered = await recorder.recoverInterrupted();
+    if (recovered) log.warn({ sessions: recovered }, 'sealed sessions left open by an earlier run');
+    const tokens = new TokenService(store);
+    const tls = await loadServerTls(loaded.dataDir, loaded.config.tls);
+    const { config } = loaded;
+    const authenticator = new ChainAuthenticator([
+      { name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t) => tokens.verify(t) },
+    ]);
+    const ctx: EngineContext = {
+      config,
+      authenticator,
+      recorder,
+      policies: await buildConnectionPolicies(config),
+      reviews: options.reviews,
+      serverTls: tls.context,
+      log,
+      connection: (name) => (Object.hasOwn(config.connections, name) ? config.connections[name] : undefined),
+    };
+    const gw = new Gateway(loaded, store, recorder, tokens, keys, log);
+    for (const [key, address] of Object.entries(config.listen)) {
+      const factory = ENGINES[key];
+      if (!factory || !address) continue;
+      const engine = factory(ctx);
+      gw.engines.push(engine);
+      const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => engine.handle(socket));
+      const { host, port } = parseListen(address);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      const bound = server.address() as AddressInfo;
+      gw.listeners.set(key, { host, port: bound.port });
+      gw.servers.push(server);
+      log.info({ protocol: key, address: `${host}:${bound.port}` }, 'listening');
+    }
+    return gw;
+  }
+
+  get activeSessions(): number {
+    return this.engines.reduce((n, e) => n + e.activeSessions, 0);
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) s.close();
+    await Promise.all(this.engines.map((e) => e.close('gateway_shutdown')));
+    await this.recorder.close();
+    await this.store.close();
+  }
+}

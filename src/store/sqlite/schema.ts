@@ -1,0 +1,61 @@
+/** SQLite schema; `user_version` tracks migrations. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    description TEXT
+  );
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    protocol TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    auth_method TEXT NOT NULL,
+    credential_id TEXT,
+    client_address TEXT NOT NULL,
+    application TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    end_reason TEXT,
+    bytes_in INTEGER NOT NULL DEFAULT 0,
+    bytes_out INTEGER NOT NULL DEFAULT 0,
+    event_count INTEGER NOT NULL DEFAULT 0,
+    last_hash TEXT,
+    legal_hold INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX sessions_started ON sessions(started_at);
+  CREATE INDEX sessions_subject ON sessions(subject, started_at);
+  CREATE INDEX sessions_connection ON sessions(connection, started_at);
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time REAL NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    search_text TEXT,
+    outcome TEXT,
+    UNIQUE (session_id, seq)
+  );
+  CREATE VIRTUAL TABLE events_fts USING fts5(search_text, content='events', content_rowid='id');
+  CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    session_id TEXT,
+    time REAL NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,258 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AirlockError, ErrorCodes } from '../../core/errors.ts';
+import type {
+  LedgerEntry, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
+} from '../types.ts';
+import { MIGRATIONS } from './schema.ts';
+
+const PAGE = 500;
+export const GENESIS_HASH = '0'.repeat(64);
+
+type Row = Record<string, unknown>;
+
+/** Embedded store: one SQLite file (WAL), FTS5 for search. Synchronous underneath, async at the interface. */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite';
+  readonly db: Database.Database;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertFts: Database.Statement;
+  private readonly appendMany: (events: readonly StoredEvent[]) => void;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(file);
+    } catch (err) {
+      throw new AirlockError(ErrorCodes.store, `cannot open store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.insertEvent = this.db.prepare(
+      'INSERT INTO events (session_id, seq, time, type, data, hash, search_text, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertFts = this.db.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
+    this.appendMany = this.db.transaction((events: readonly StoredEvent[]) => {
+      for (const e of events) {
+        const search = e.searchText ?? null;
+        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, JSON.stringify(e.data), e.hash, search, e.outcome ?? null);
+        if (search) this.insertFts.run(info.lastInsertRowid, search);
+      }
+    });
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO tokens (id, subject, groups, kind, secret_hash, created_at, expires_at, revoked_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.subject, JSON.stringify(t.groups), t.kind, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt, t.description);
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+    return row && toToken(row);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at').all() as Row[]).map(toToken);
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
+  }
+
+  async insertSession(s: SessionRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, credential_id, client_address,
+          application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        s.id, s.protocol, s.connection, s.subject, JSON.stringify(s.groups), s.kind, s.authMethod, s.credentialId,
+        s.clientAddress, s.application, s.startedAt, s.endedAt, s.endReason, s.bytesIn, s.bytesOut, s.eventCount,
+        s.lastHash, s.legalHold ? 1 : 0,
+      );
+  }
+
+  async endSession(id: string, e: SessionEnd): Promise<void> {
+    this.db
+      .prepare('UPDATE sessions SET ended_at = ?, end_reason = ?, bytes_in = ?, bytes_out = ?, event_count = ?, last_hash = ? WHERE id = ?')
+      .run(e.endedAt, e.endReason, e.bytesIn, e.bytesOut, e.eventCount, e.lastHash, id);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    return row && toSession(row);
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
+    const { where, args } = sessionWhere(filter, 's');
+    const sql = `SELECT s.* FROM sessions s ${where} ORDER BY s.started_at DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toSession);
+  }
+
+  async setLegalHold(id: string, hold: boolean): Promise<void> {
+    this.db.prepare('UPDATE sessions SET legal_hold = ? WHERE id = ?').run(hold ? 1 : 0, id);
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare("INSERT INTO events_fts (events_fts, rowid, search_text) SELECT 'delete', id, search_text FROM events WHERE session_id = ? AND search_text IS NOT NULL")
+        .run(id);
+      this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+    })();
+  }
+
+  async appendEvents(events: readonly StoredEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      this.appendMany(events);
+    } catch (err) {
+      throw new AirlockError(ErrorCodes.store, `cannot write events: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async *readEvents(sessionId: string, fromSeq = 0): AsyncIterable<StoredEvent> {
+    const stmt = this.db.prepare('SELECT * FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?');
+    let next = fromSeq;
+    for (;;) {
+      const rows = stmt.all(sessionId, next, PAGE) as Row[];
+      for (const row of rows) yield toEvent(row);
+      if (rows.length < PAGE) return;
+      next = Number(rows[rows.length - 1].seq) + 1;
+    }
+  }
+
+  async search(filter: SearchFilter): Promise<SearchHit[]> {
+    const { where, args } = sessionWhere(filter, 's');
+    const extra: string[] = [];
+    const extraArgs: unknown[] = [];
+    if (filter.outcome) {
+      extra.push('e.outcome = ?');
+      extraArgs.push(filter.outcome);
+    }
+    const cond = [where.replace(/^WHERE /, ''), ...extra].filter(Boolean).join(' AND ');
+    const sql = `SELECT e.session_id, e.seq, e.time, e.type, snippet(events_fts, 0, '[', ']', '…', 16) AS snippet, s.subject, s.connection
+      FROM events_fts JOIN events e ON e.id = events_fts.rowid JOIN sessions s ON s.id = e.session_id
+      WHERE events_fts MATCH ? ${cond ? `AND ${cond}` : ''}
+      ORDER BY e.time DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(ftsPhrase(filter.text), ...args, ...extraArgs, filter.limit ?? 100) as Row[];
+    return rows.map((r) => ({
+      sessionId: String(r.session_id), seq: Number(r.seq), time: Number(r.time), type: String(r.type),
+      snippet: String(r.snippet), subject: String(r.subject), connection: String(r.connection),
+    }));
+  }
+
+  async appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry> {
+    return this.db.transaction(() => {
+      const head = this.db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+      const seq = head ? Number(head.seq) + 1 : 1;
+      const prevHash = head ? String(head.hash) : GENESIS_HASH;
+      const full: LedgerEntry = { ...entry, seq, prevHash, hash: hash(prevHash, seq) };
+      this.db
+        .prepare('INSERT INTO ledger (seq, kind, session_id, time, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(full.seq, full.kind, full.sessionId, full.time, JSON.stringify(full.data), full.prevHash, full.hash);
+      return full;
+    })();
+  }
+
+  async *readLedger(fromSeq = 1): AsyncIterable<LedgerEntry> {
+    const stmt = this.db.prepare('SELECT * FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?');
+    let next = fromSeq;
+    for (;;) {
+      const rows = stmt.all(next, PAGE) as Row[];
+      for (const row of rows) yield toLedger(row);
+      if (rows.length < PAGE) return;
+      next = Number(rows[rows.length - 1].seq) + 1;
+    }
+  }
+
+  async ledgerHead(): Promise<LedgerEntry | undefined> {
+    const row = this.db.prepare('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+    return row && toLedger(row);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.db.prepare('SELECT 1').get();
+    } catch (err) {
+      throw new AirlockError(ErrorCodes.store, 'store unavailable', { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Quotes user text as one FTS5 phrase, so operators and punctuation are taken literally. */
+function ftsPhrase(text: string): string {
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+function sessionWhere(f: SessionFilter, alias: string): { where: string; args: unknown[] } {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    parts.push(sql);
+    args.push(v);
+  };
+  if (f.user) add(`${alias}.subject = ?`, f.user);
+  if (f.connection) add(`${alias}.connection = ?`, f.connection);
+  if (f.protocol) add(`${alias}.protocol = ?`, f.protocol);
+  if (f.group) add(`EXISTS (SELECT 1 FROM json_each(${alias}.groups) WHERE value = ?)`, f.group);
+  if (f.since !== undefined) add(`${alias}.started_at >= ?`, f.since);
+  if (f.until !== undefined) add(`${alias}.started_at <= ?`, f.until);
+  if (f.open !== undefined) parts.push(f.open ? `${alias}.ended_at IS NULL` : `${alias}.ended_at IS NOT NULL`);
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
+}
+
+function toToken(r: Row): TokenRecord {
+  return {
+    id: String(r.id), subject: String(r.subject), groups: JSON.parse(String(r.groups)), kind: r.kind as TokenRecord['kind'],
+    secretHash: String(r.secret_hash), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
+    revokedAt: r.revoked_at == null ? null : Number(r.revoked_at), description: r.description == null ? null : String(r.description),
+  };
+}
+
+function toSession(r: Row): SessionRecord {
+  return {
+    id: String(r.id), protocol: String(r.protocol), connection: String(r.connection), subject: String(r.subject),
+    groups: JSON.parse(String(r.groups)), kind: r.kind as SessionRecord['kind'], authMethod: String(r.auth_method),
+    credentialId: r.credential_id == null ? null : String(r.credential_id), clientAddress: String(r.client_address),
+    application: r.application == null ? null : String(r.application), startedAt: Number(r.started_at),
+    endedAt: r.ended_at == null ? null : Number(r.ended_at), endReason: r.end_reason == null ? null : String(r.end_reason),
+    bytesIn: Number(r.bytes_in), bytesOut: Number(r.bytes_out), eventCount: Number(r.event_count),
+    lastHash: r.last_hash == null ? null : String(r.last_hash), legalHold: Number(r.legal_hold) === 1,
+  };
+}
+
+function toEvent(r: Row): StoredEvent {
+  return {
+    sessionId: String(r.session_id), seq: Number(r.seq), time: Number(r.time), type: String(r.type),
+    data: JSON.parse(String(r.data)), hash: String(r.hash),
+    searchText: r.search_text == null ? null : String(r.search_text), outcome: r.outcome == null ? null : String(r.outcome),
+  };
+}
+
+function toLedger(r: Row): LedgerEntry {
+  return {
+    seq: Number(r.seq), kind: r.kind as LedgerEntry['kind'], sessionId: r.session_id == null ? null : String(r.session_id),
+    time: Number(r.time), data: JSON.parse(String(r.data)), prevHash: String(r.prev_hash), hash: String(r.hash),
+  };
+}

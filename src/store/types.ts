@@ -1,0 +1,132 @@
+/**
+ * The store interface. Every backend (sqlite/ now, postgres/ later) implements it and passes the shared
+ * conformance suite in test/store-conformance.ts. Methods are async so a networked backend fits.
+ */
+
+export interface TokenRecord {
+  readonly id: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly kind: 'user' | 'service';
+  /** SHA-256 (hex) of the token's secret part; the secret itself is never stored. */
+  readonly secretHash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+  readonly description: string | null;
+}
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly protocol: string;
+  readonly connection: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly kind: 'user' | 'service';
+  readonly authMethod: string;
+  readonly credentialId: string | null;
+  readonly clientAddress: string;
+  readonly application: string | null;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly endReason: string | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly eventCount: number;
+  /** Hash of the last event (the head of the session's chain). */
+  readonly lastHash: string | null;
+  readonly legalHold: boolean;
+}
+
+export interface SessionEnd {
+  readonly endedAt: number;
+  readonly endReason: string;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly eventCount: number;
+  readonly lastHash: string | null;
+}
+
+/** One recorded event. `hash = SHA-256(prevHash ‖ canonical(event))`, see recording/chain.ts. */
+export interface StoredEvent {
+  readonly sessionId: string;
+  readonly seq: number;
+  /** Milliseconds since the epoch, with microsecond fraction. */
+  readonly time: number;
+  /** Dotted name: session.start, db.query, db.result, db.error, policy.deny, review.decided, session.end … */
+  readonly type: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly hash: string;
+  /** Text indexed for search (already masked), or null. */
+  readonly searchText?: string | null;
+  /** allowed | denied | reviewed | error, for filtering; null when not a command. */
+  readonly outcome?: string | null;
+}
+
+/** A store-wide, hash-chained ledger of session seals, tombstones and checkpoints. */
+export interface LedgerEntry {
+  readonly seq: number;
+  readonly kind: 'seal' | 'tombstone' | 'checkpoint';
+  readonly sessionId: string | null;
+  readonly time: number;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface SessionFilter {
+  readonly user?: string;
+  readonly group?: string;
+  readonly connection?: string;
+  readonly protocol?: string;
+  readonly since?: number;
+  readonly until?: number;
+  readonly open?: boolean;
+  readonly limit?: number;
+}
+
+export interface SearchFilter extends SessionFilter {
+  readonly text: string;
+  readonly outcome?: string;
+}
+
+export interface SearchHit {
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly time: number;
+  readonly type: string;
+  readonly snippet: string;
+  readonly subject: string;
+  readonly connection: string;
+}
+
+export interface Store {
+  readonly backend: string;
+
+  insertToken(token: TokenRecord): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(id: string, at: number): Promise<boolean>;
+
+  insertSession(session: SessionRecord): Promise<void>;
+  endSession(id: string, end: SessionEnd): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  listSessions(filter?: SessionFilter): Promise<SessionRecord[]>;
+  setLegalHold(id: string, hold: boolean): Promise<void>;
+  /** Deletes a session and its events (retention); the caller records the tombstone. */
+  deleteSession(id: string): Promise<void>;
+
+  /** Appends events atomically (one transaction). */
+  appendEvents(events: readonly StoredEvent[]): Promise<void>;
+  /** Events of one session in seq order, streamed in pages. */
+  readEvents(sessionId: string, fromSeq?: number): AsyncIterable<StoredEvent>;
+  search(filter: SearchFilter): Promise<SearchHit[]>;
+
+  appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry>;
+  readLedger(fromSeq?: number): AsyncIterable<LedgerEntry>;
+  ledgerHead(): Promise<LedgerEntry | undefined>;
+
+  /** Quick liveness check; throws when the store cannot take writes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
