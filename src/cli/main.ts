@@ -1,5 +1,6 @@
 import { isAirlockError } from '../core/errors.ts';
 import { stdio, type Io } from './args.ts';
+import { demoCommand } from './demo.ts';
 import { gatewayCommand } from './gateway.ts';
 import { sessionsCommand } from './sessions.ts';
 import { tokensCommand } from './tokens.ts';
@@ -11,6 +12,7 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
   gateway                         run the gateway
   tokens issue|list|revoke        gateway-issued access tokens
   sessions list|show              recorded sessions: who did what, when
+  demo                            throwaway PostgreSQL behind a gateway, with a token and a psql line
 `;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   gateway: gatewayCommand,
   tokens: tokensCommand,
   sessions: sessionsCommand,
+  demo: demoCommand,
 };
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {

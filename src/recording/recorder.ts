@@ -114,8 +114,13 @@ export class Recorder {
   /** @internal queued by SessionRecorder. */
   enqueue(event: StoredEvent): void {
     this.queue.push(event);
-    if (this.queue.length >= this.maxBatch) void this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+    if (this.queue.length >= this.maxBatch) this.flushQuietly();
+    else if (!this.timer) this.timer = setTimeout(() => this.flushQuietly(), this.flushIntervalMs);
+  }
+
+  /** Background flush: a failure is already logged and retried, and shows in `healthy`. */
+  private flushQuietly(): void {
+    this.flush().catch(() => {});
   }
 
   /** Writes everything queued so far; resolves when it is in the store (or rejects when the store fails). */
@@ -140,7 +145,7 @@ export class Recorder {
         this.lastError = err;
         this.log.error({ err: err.message, queued: this.queue.length }, 'recording store write failed; retrying');
         const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
-        if (!this.timer) this.timer = setTimeout(() => void this.flush().catch(() => {}), delay);
+        if (!this.timer) this.timer = setTimeout(() => this.flushQuietly(), delay);
         throw err;
       },
     );

@@ -69,9 +69,21 @@ export function unwrapCommand(words: readonly string[]): Unwrapped | undefined {
     if ('script' in rest) return rest;
     return rest.index < words.length ? { script: words.slice(rest.index).join(' ') } : undefined;
   }
+  if (w.needsScriptOption) {
+    // `su - root -c 'cmd'`: positional words may come before the option.
+    const scripts = new Set(w.scriptOptions ?? []);
+    for (let i = 1; i < words.length; i++) {
+      const word = words[i] as string;
+      const eq = word.indexOf('=');
+      if (scripts.has(eq > 0 ? word.slice(0, eq) : word)) {
+        const value = eq > 0 ? word.slice(eq + 1) : words[i + 1];
+        if (value !== undefined) return { script: value };
+      }
+    }
+    return undefined;
+  }
   const rest = skipOptions(words, 1, w);
   if ('script' in rest) return rest;
-  if (w.needsScriptOption) return undefined;
   let i = rest.index;
   while (i < words.length && ASSIGNMENT.test(words[i] as string)) i++; // `sudo X=1 cmd`, `env X=1 cmd`
   i += w.positional ?? 0;

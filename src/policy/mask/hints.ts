@@ -15,7 +15,7 @@ export const H_IPV6 = 1 << 6; // '::', or ≥ 7 ':' in one hex/colon run
 export const H_JWT = 1 << 7; // 'eyJ' (base64url of '{"')
 export const H_PEM = 1 << 8; // '-----B'
 export const H_TOKEN = 1 << 9; // 'AKIA'/'ASIA', 'gh?_', 'github_pat_', 'xox?-'
-export const H_ASSIGN = 1 << 10; // '=', ':' or a quote right after a key-like word (…word, …wd, …ret, …ken, …key)
+export const H_ASSIGN = 1 << 10; // '=', ':' or a quote right after a key-like word (…word, …wd, …ret, …ken, …key, …ase, by)
 export const H_URI_CRED = 1 << 11; // '://' followed later by '@'
 
 const C_0 = 48;
@@ -57,9 +57,9 @@ function keyBefore(s: string, i: number): boolean {
       return c2 === 101 && c1 === 114;
     case 110: // n: token
       return c2 === 101 && c1 === 107;
-    case 121: // y: key
-      return c2 === 101 && c1 === 107;
-    case 115: // s: pass
+    case 121: // y: key; SQL "identified by"
+      return (c2 === 101 && c1 === 107) || c2 === 98;
+    case 101: // e: passphrase
       return c2 === 115 && c1 === 97;
     default:
       return false;

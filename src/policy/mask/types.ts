@@ -61,7 +61,7 @@ export interface Detector {
   readonly kind: string;
   /** Bitmask of hint bits from hints.ts; 0 means "always run" (custom detectors). */
   readonly hints: number;
-  /** Global (`g`) regex; its lastIndex is reset by the engine before each use. */
+  /** Global (`g`) regex; its lastIndex is reset by the engine before each use (accept may advance it). */
   readonly regex: RegExp;
   /** Higher wins when spans of different detectors overlap at the same start. */
   readonly priority: number;

@@ -12,9 +12,16 @@ const EMAIL_RE =
 /** Image/asset names like `logo@2x.png` or `icon@dark.svg` look like addresses; none of these is a TLD. */
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'css', 'js', 'json', 'txt', 'pdf', 'html', 'htm']);
 
-function accept(m: RegExpExecArray): Span | null {
+/** `scheme://user:secret@host`: the part after ':' is a password in URI userinfo (RFC 3986 §3.2.1), not a mailbox. */
+function inUriUserinfo(text: string, start: number): boolean {
+  if (text.charCodeAt(start - 1) !== 58) return false;
+  const scheme = text.lastIndexOf('://', start - 1);
+  return scheme !== -1 && !/[\s\/@]/.test(text.slice(scheme + 3, start - 1));
+}
+
+function accept(m: RegExpExecArray, text: string): Span | null {
   const s = m[0];
-  if (s.includes('..')) return null;
+  if (s.includes('..') || inUriUserinfo(text, m.index)) return null;
   const tld = s.slice(s.lastIndexOf('.') + 1).toLowerCase();
   if (FILE_EXTENSIONS.has(tld)) return null;
   return { start: m.index, end: m.index + s.length };

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PgServer } from '../harness/postgres.ts';
+import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
+import { RawPgClient } from '../harness/raw-pg-client.ts';
+
+let server: PgServer;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  gw = await startGateway({ connections: { app: pgConnection(server) }, recording: { maxRows: 50, maxBytes: 65536 } });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await server?.stop();
+});
+
+describe('streaming', () => {
+  it('relays a 1 GB result with bounded gateway memory, through a slow reader (backpressure)', async () => {
+    const token = await gw.token('alice', ['dba']);
+    const client = await RawPgClient.login(gw.pgPort, 'alice', 'app', token);
+    global.gc?.();
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+    let bytes = 0;
+    let rows = 0;
+    const done = new Promise<string>((resolve) => {
+      client.onFrame = (f) => {
+        bytes += f.bytes.length;
+        if (f.code === 0x44) rows++;
+        if (f.code === 0x43) resolve(f.body.toString('utf8', 0, f.body.length - 1));
+      };
+    });
+    // 1,000,000 rows × ~1 KB = ~1 GB. The reader stalls for a while first: the gateway must stop
+    // reading from the target rather than buffer what the client does not take.
+    client.socket.pause();
+    client.query("select repeat('x', 1000) as payload from generate_series(1, 1000000)");
+    await new Promise((r) => setTimeout(r, 1500));
+    const duringStall = process.memoryUsage().rss;
+    client.socket.resume();
+    const tag = await done;
+    clearInterval(sampler);
+    expect(tag).toBe('SELECT 1000000');
+    expect(rows).toBe(1_000_000);
+    expect(bytes).toBeGreaterThan(1_000_000_000);
+    expect(duringStall - baseline).toBeLessThan(64 * 1024 * 1024);
+    expect(peak - baseline).toBeLessThan(160 * 1024 * 1024);
+    client.end();
+    await client.closed;
+    let s;
+    for (let i = 0; i < 200 && !s; i++) {
+      [s] = await gw.gw.store.listSessions({ open: false });
+      if (!s) await new Promise((r) => setTimeout(r, 20));
+    }
+    const events = [];
+    for await (const e of gw.gw.store.readEvents(s!.id)) events.push(e);
+    const result = events.find((e) => e.type === 'db.result');
+    expect(result?.data).toMatchObject({ rows: 1_000_000, truncated: true });
+    expect((result?.data.sample as unknown[]).length).toBeLessThanOrEqual(50);
+    expect(s!.bytesOut).toBeGreaterThan(1_000_000_000);
+  }, 120_000);
+});
