@@ -1,6 +1,7 @@
 import { isAirlockError } from '../core/errors.ts';
 import { stdio, type Io } from './args.ts';
 import { demoCommand } from './demo.ts';
+import { accessCommand, reviewsCommand } from './reviews.ts';
 import { gatewayCommand } from './gateway.ts';
 import { sessionsCommand } from './sessions.ts';
 import { tokensCommand } from './tokens.ts';
@@ -12,6 +13,8 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
   gateway                         run the gateway
   tokens issue|list|revoke        gateway-issued access tokens
   sessions list|show              recorded sessions: who did what, when
+  reviews list|approve|deny       the review queue (acts as you: --token or AIRLOCK_TOKEN)
+  access request CONNECTION       ask for time-boxed access to a connection
   demo                            throwaway PostgreSQL behind a gateway, with a token and a psql line
 `;
 
@@ -22,6 +25,8 @@ const COMMANDS: Record<string, Command> = {
   tokens: tokensCommand,
   sessions: sessionsCommand,
   demo: demoCommand,
+  reviews: reviewsCommand,
+  access: accessCommand,
 };
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {

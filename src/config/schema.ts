@@ -51,6 +51,32 @@ const recordingSchema = z
   })
   .strict();
 
+const accessSchema = z
+  .object({
+    /** Sessions need an approved access request (`airlock access request NAME --for 1h`). */
+    requireRequest: z.boolean().default(false),
+    approvers: z.array(z.string()).default([]),
+    maxDuration: z.string().default('8h'),
+  })
+  .strict();
+
+const webhookSchema = z
+  .object({
+    url: z.string().url(),
+    /** HMAC-SHA256 key for the X-Airlock-Signature header. */
+    secret: z.string().min(16).optional(),
+    format: z.enum(['json', 'slack']).default('json'),
+  })
+  .strict();
+
+export const reviewsSchema = z
+  .object({
+    /** Unanswered requests expire (as denied) after this long. */
+    timeout: z.string().default('10m'),
+    webhooks: z.array(webhookSchema).default([]),
+  })
+  .strict();
+
 const baseConnection = {
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535),
@@ -58,6 +84,7 @@ const baseConnection = {
   policy: policySchema.default({ deny: [], review: [] }),
   retention: z.string().optional(),
   recording: recordingSchema.optional(),
+  access: accessSchema.optional(),
 };
 
 export const postgresConnectionSchema = z
@@ -87,16 +114,77 @@ export const sshConnectionSchema = z
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, sshConnectionSchema]);
 
+/** `https://`, or `http://` on loopback only (127.0.0.0/8, localhost, ::1); no credentials, query or fragment. */
+function idpUrl(what: string) {
+  return z.string().superRefine((v, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${what} must be a URL` });
+      return;
+    }
+    const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+    if (!(u.protocol === 'https:' || (u.protocol === 'http:' && loopback))) {
+      ctx.addIssue({ code: 'custom', message: `${what} ${v} must use https:// (http:// is allowed only on loopback: 127.0.0.1, localhost, ::1)` });
+    }
+    if (u.username || u.password || u.search || u.hash) ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials, a query or a fragment` });
+  });
+}
+
+const durationText = z.string().regex(/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/, 'expected a duration such as 30s, 5m, 1h');
+/** Exact value or glob (`*` matches anything, `/` included); a list means any of them. */
+const claimMatch = z.union([z.string(), z.array(z.string()).min(1)]);
+
 const oidcIssuer = z
   .object({
-    issuer: z.string().url(),
-    audience: z.union([z.string(), z.array(z.string())]),
+    issuer: idpUrl('issuer'),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
     groupsClaim: z.string().default('groups'),
     subjectClaim: z.string().default('sub'),
     clientId: z.string().optional(),
     clientSecret: z.string().optional(),
+    /** Accepted JWS algorithms: asymmetric only (never `none`, never HS*). Default RS256 RS384 RS512 PS256 ES256 ES384 EdDSA Ed25519. */
+    algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'])).min(1).optional(),
+    /** Tolerance for exp/nbf (default 30s, at most 5m). */
+    clockSkew: durationText.optional(),
+    /** Skip discovery for keys: fetch the JWKS from here. */
+    jwksUri: idpUrl('jwksUri').optional(),
+    /** Least time between two key-set refetches caused by an unknown `kid` (default 30s). */
+    jwksCooldown: durationText.optional(),
+    /** `auto` (default) infers service vs user from the token; `user`/`service` fixes it for this issuer. */
+    kind: z.enum(['auto', 'user', 'service']).default('auto'),
+    /** Tokens whose claims all match are `service` identities, e.g. `{ runner_environment: '*' }`. */
+    serviceWhen: z.record(z.string(), claimMatch).optional(),
+    /** Every listed claim must be present and match, e.g. `{ repository: 'org/*', ref: 'refs/heads/main' }`. */
+    requireClaims: z.record(z.string(), claimMatch).optional(),
+    /** RFC 7662 introspection for opaque tokens (client credentials default to clientId/clientSecret above). */
+    introspection: z
+      .object({
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        /** Overrides the discovered `introspection_endpoint`. */
+        endpoint: idpUrl('introspection.endpoint').optional(),
+        /** How long an answer is reused (default 30s; 0s disables the cache). */
+        cacheTtl: durationText.optional(),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => !o.introspection || Boolean((o.introspection.clientId ?? o.clientId) && (o.introspection.clientSecret ?? o.clientSecret)), {
+    message: 'introspection needs clientId and clientSecret (in introspection: or on the issuer)',
+    path: ['introspection'],
+  });
+
+const oidcIssuers = z.array(oidcIssuer).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((o, i) => {
+    if (seen.has(o.issuer)) ctx.addIssue({ code: 'custom', path: [i, 'issuer'], message: `issuer ${o.issuer} is listed more than once` });
+    seen.add(o.issuer);
+  });
+});
 
 export const configSchema = z
   .object({
@@ -113,7 +201,7 @@ export const configSchema = z
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
     identity: z
       .object({
-        oidc: z.array(oidcIssuer).default([]),
+        oidc: oidcIssuers.default([]),
         roles: z
           .object({
             admin: z.array(z.string()).default([]),
@@ -126,6 +214,7 @@ export const configSchema = z
       .strict()
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
     recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024 }),
+    reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),
     limits: z
       .object({
         /** Largest protocol frame accepted from either side. */
@@ -143,3 +232,6 @@ export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 export type PolicyConfig = z.infer<typeof policySchema>;
 export type RecordingLimits = z.infer<typeof recordingSchema>;
+export type OidcIssuerConfig = z.infer<typeof oidcIssuer>;
+export type ReviewsConfig = z.infer<typeof reviewsSchema>;
+export type WebhookConfig = z.infer<typeof webhookSchema>;

@@ -10,3 +10,10 @@ export function checkConnectionAccess(identity: Identity, name: string, connecti
   }
   return connection;
 }
+
+/** Connections with `access.requireRequest` also need an approved, unexpired access request. */
+export async function checkAccessGrant(identity: Identity, name: string, connection: ConnectionConfig, hasAccess: ((i: Identity, c: string) => Promise<boolean>) | undefined): Promise<void> {
+  if (!connection.access?.requireRequest) return;
+  if (hasAccess && (await hasAccess(identity, name))) return;
+  throw new AirlockError(ErrorCodes.forbidden, `connection "${name}" requires an approved access request: airlock access request ${name} --for 1h --reason "..."`, { expose: true });
+}

@@ -21,4 +21,6 @@ export interface ReviewOutcome {
 /** Holds a command until an approver decides or the request expires (expiry is a denial). */
 export interface ReviewGate {
   request(req: ReviewRequest, signal?: AbortSignal): Promise<ReviewOutcome>;
+  /** Whether the identity holds an approved access request for the connection (JIT access). */
+  hasAccess?(identity: Identity, connection: string): Promise<boolean>;
 }

@@ -7,9 +7,13 @@ import { ChainAuthenticator } from '../identity/authenticator.ts';
 import { TokenService, looksLikeGatewayToken } from '../identity/tokens.ts';
 import type { EngineContext, EngineFactory, ProtocolEngine } from '../protocols/common/engine.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
+import { SshEngine } from '../protocols/ssh/engine.ts';
 import { KeyRing } from '../recording/keys.ts';
 import { Recorder } from '../recording/recorder.ts';
 import type { ReviewGate } from '../reviews/types.ts';
+import { ReviewService } from '../reviews/service.ts';
+import { buildApi } from '../api/app.ts';
+import type { FastifyInstance } from 'fastify';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { buildConnectionPolicies } from './policies.ts';
@@ -18,6 +22,7 @@ import { loadServerTls } from './tls.ts';
 /** Protocol adapters by listener key in `listen:`. Adding a protocol means adding a line here. */
 const ENGINES: Record<string, EngineFactory> = {
   postgres: (ctx) => new PostgresEngine(ctx),
+  ssh: (ctx) => new SshEngine(ctx),
 };
 
 export interface ListenerAddress {
@@ -36,6 +41,7 @@ export class Gateway {
   readonly listeners = new Map<string, ListenerAddress>();
   private readonly servers: Server[] = [];
   private readonly engines: ProtocolEngine[] = [];
+  private api: FastifyInstance | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -43,6 +49,7 @@ export class Gateway {
     readonly recorder: Recorder,
     readonly tokens: TokenService,
     readonly keys: KeyRing,
+    readonly reviews: ReviewService,
     readonly log: Logger,
   ) {}
 
@@ -60,17 +67,28 @@ export class Gateway {
     const authenticator = new ChainAuthenticator([
       { name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t) => tokens.verify(t) },
     ]);
+    const reviews = new ReviewService(store, config, log);
     const ctx: EngineContext = {
       config,
       authenticator,
       recorder,
       policies: await buildConnectionPolicies(config),
-      reviews: options.reviews,
+      reviews: options.reviews ?? reviews,
       serverTls: tls.context,
+      dataDir: loaded.dataDir,
       log,
       connection: (name) => (Object.hasOwn(config.connections, name) ? config.connections[name] : undefined),
     };
-    const gw = new Gateway(loaded, store, recorder, tokens, keys, log);
+    const gw = new Gateway(loaded, store, recorder, tokens, keys, reviews, log);
+    if (config.listen.api) {
+      const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, log });
+      const { host, port } = parseListen(config.listen.api);
+      await api.listen({ host, port });
+      const bound = api.server.address() as AddressInfo;
+      gw.api = api;
+      gw.listeners.set('api', { host, port: bound.port });
+      log.info({ protocol: 'api', address: `${host}:${bound.port}` }, 'listening');
+    }
     for (const [key, address] of Object.entries(config.listen)) {
       const factory = ENGINES[key];
       if (!factory || !address) continue;
@@ -96,6 +114,8 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
+    this.reviews.close();
+    await this.api?.close();
     await Promise.all(this.engines.map((e) => e.close('gateway_shutdown')));
     await this.recorder.close();
     await this.store.close();

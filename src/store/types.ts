@@ -100,7 +100,9 @@ export interface SearchHit {
   readonly connection: string;
 }
 
-export interface Store {
+import type { ReviewStore } from './review-types.ts';
+
+export interface Store extends ReviewStore {
   readonly backend: string;
 
   insertToken(token: TokenRecord): Promise<void>;
@@ -120,13 +122,67 @@ export interface Store {
   appendEvents(events: readonly StoredEvent[]): Promise<void>;
   /** Events of one session in seq order, streamed in pages. */
   readEvents(sessionId: string, fromSeq?: number): AsyncIterable<StoredEvent>;
+  /** Events of every session with `since <= time < until`, in time order, joined with their session's identity fields (exports). */
+  readEventsSince(since: number, until?: number): AsyncIterable<SessionEvent>;
   search(filter: SearchFilter): Promise<SearchHit[]>;
 
   appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry>;
   readLedger(fromSeq?: number): AsyncIterable<LedgerEntry>;
   ledgerHead(): Promise<LedgerEntry | undefined>;
+  /** Every session in id order after `afterId`, streamed in pages (verification, retention). */
+  readSessions(afterId?: string): AsyncIterable<SessionRecord>;
+
+  /** SSH public keys registered to identities (`airlock ssh-keys`). */
+  insertSshKey(key: SshKeyRecord): Promise<void>;
+  getSshKey(fingerprint: string): Promise<SshKeyRecord | undefined>;
+  listSshKeys(subject?: string): Promise<SshKeyRecord[]>;
+  deleteSshKey(fingerprint: string): Promise<boolean>;
+  /** Target host keys trusted on first use. */
+  getSshHostKey(target: string): Promise<SshHostKeyRecord | undefined>;
+  /** Records `key` unless a key for its target is already known; returns the key on record either way. */
+  pinSshHostKey(key: SshHostKeyRecord): Promise<SshHostKeyRecord>;
+  listSshHostKeys(): Promise<SshHostKeyRecord[]>;
+  deleteSshHostKey(target: string): Promise<boolean>;
 
   /** Quick liveness check; throws when the store cannot take writes. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A stored event with the fields of its session joined, for store-wide exports (SIEM). */
+export interface SessionEvent extends StoredEvent {
+  readonly protocol: string;
+  readonly connection: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly kind: 'user' | 'service';
+  readonly authMethod: string;
+  readonly credentialId: string | null;
+  readonly clientAddress: string;
+  readonly application: string | null;
+}
+
+/** An SSH public key registered to an identity: presenting it proves `subject`. */
+export interface SshKeyRecord {
+  /** `SHA256:<base64, unpadded>` of the key blob, as `ssh-keygen -l` prints it. */
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly kind: 'user' | 'service';
+  /** OpenSSH one-line form without comment: `ssh-ed25519 AAAA…`. */
+  readonly publicKey: string;
+  readonly createdAt: number;
+  readonly comment: string | null;
+}
+
+/** A target's SSH host key, trusted on first use and enforced afterwards. */
+export interface SshHostKeyRecord {
+  /** `host:port` of the target. */
+  readonly target: string;
+  /** `ssh-ed25519 AAAA…`. */
+  readonly publicKey: string;
+  readonly fingerprint: string;
+  readonly firstSeenAt: number;
+  /** The connection that first saw it. */
+  readonly connection: string;
 }

@@ -17,6 +17,8 @@ export interface EngineContext {
   readonly reviews?: ReviewGate;
   /** The gateway's own TLS identity toward clients. */
   readonly serverTls: SecureContext;
+  /** The gateway's data dir (absolute), for engine-held material such as the SSH host key. */
+  readonly dataDir?: string;
   readonly log: Logger;
   connection(name: string): ConnectionConfig | undefined;
 }

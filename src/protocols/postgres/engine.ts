@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
-import { checkConnectionAccess } from '../../identity/access.ts';
+import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { isLoopback, peerAddress } from '../common/net.ts';
@@ -85,6 +85,7 @@ export class PostgresEngine implements ProtocolEngine {
     if (connection.type !== 'postgres') {
       throw new AirlockError(ErrorCodes.unknownConnection, `connection "${database}" is not a PostgreSQL connection`, { expose: true });
     }
+    await checkAccessGrant(identity, database, connection, this.ctx.reviews?.hasAccess?.bind(this.ctx.reviews));
 
     const targetParams = new Map([...params].filter(([k]) => !GATEWAY_PARAMS.has(k)));
     const rec = await this.ctx.recorder.open({

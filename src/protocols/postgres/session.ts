@@ -281,7 +281,7 @@ export class PgSession {
     this.client.pause();
     this.o.reviews
       .request(
-        { sessionId: this.rec.id, connection: this.o.connection, requester: this.o.identity, command: { protocol: 'postgres', kind: 'query', text }, rule: d.rule, approvers: d.approvers, reason: d.reason },
+        { sessionId: this.rec.id, connection: this.o.connection, requester: this.o.identity, command: { protocol: 'postgres', kind: 'query', text: masked }, rule: d.rule, approvers: d.approvers, reason: d.reason },
         this.reviewAbort.signal,
       )
       .then(

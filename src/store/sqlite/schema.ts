@@ -58,4 +58,59 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    session_id TEXT,
+    connection TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    requester_kind TEXT NOT NULL,
+    requester_groups TEXT NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT,
+    rule TEXT NOT NULL,
+    approvers TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    decided_at REAL,
+    reviewer TEXT,
+    reason TEXT,
+    valid_until REAL
+  );
+  CREATE INDEX reviews_status ON reviews(status, created_at);
+  CREATE INDEX reviews_window ON reviews(kind, connection, requester, text_hash, valid_until);
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    subject TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX audit_target ON audit_log(target, time);
+  `,
+  `
+  CREATE INDEX IF NOT EXISTS events_time ON events(time);
+  `,
+  `
+  CREATE TABLE ssh_keys (
+    fingerprint TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    groups TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    comment TEXT
+  );
+  CREATE INDEX ssh_keys_subject ON ssh_keys(subject);
+  CREATE TABLE ssh_host_keys (
+    target TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    connection TEXT NOT NULL
+  );
+  `,
 ];

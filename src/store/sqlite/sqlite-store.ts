@@ -6,6 +6,11 @@ import type {
   LedgerEntry, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
+import type { SessionEvent } from '../types.ts';
+import { SqliteReviewStore } from './review-store.ts';
+import { SqliteSshKeyStore } from './ssh-key-store.ts';
+import type { SshHostKeyRecord, SshKeyRecord } from '../types.ts';
+import type { AuditRecord, ReviewFilter, ReviewRecord, ReviewStatus } from '../review-types.ts';
 
 const PAGE = 500;
 export const GENESIS_HASH = '0'.repeat(64);
@@ -138,6 +143,33 @@ export class SqliteStore implements Store {
     }
   }
 
+  async *readEventsSince(since: number, until?: number): AsyncIterable<SessionEvent> {
+    // Keyset pages over (time, id): events_time index; ties in time keep insertion order.
+    const stmt = this.db.prepare(
+      `SELECT e.*, s.protocol, s.connection, s.subject, s.groups, s.kind, s.auth_method, s.credential_id, s.client_address, s.application
+       FROM events e JOIN sessions s ON s.id = e.session_id
+       WHERE e.time >= ? AND (e.time > ? OR e.id > ?) ${until === undefined ? '' : 'AND e.time < ?'}
+       ORDER BY e.time, e.id LIMIT ?`,
+    );
+    let lastTime = since;
+    let lastId = -1;
+    for (;;) {
+      const args = until === undefined ? [lastTime, lastTime, lastId, PAGE] : [lastTime, lastTime, lastId, until, PAGE];
+      const rows = stmt.all(...args) as Row[];
+      for (const r of rows) {
+        yield {
+          ...toEvent(r), protocol: String(r.protocol), connection: String(r.connection), subject: String(r.subject),
+          groups: JSON.parse(String(r.groups)), kind: r.kind as SessionEvent['kind'], authMethod: String(r.auth_method),
+          credentialId: r.credential_id == null ? null : String(r.credential_id), clientAddress: String(r.client_address),
+          application: r.application == null ? null : String(r.application),
+        };
+      }
+      if (rows.length < PAGE) return;
+      lastTime = Number(rows[rows.length - 1].time);
+      lastId = Number(rows[rows.length - 1].id);
+    }
+  }
+
   async search(filter: SearchFilter): Promise<SearchHit[]> {
     const { where, args } = sessionWhere(filter, 's');
     const extra: string[] = [];
@@ -185,6 +217,74 @@ export class SqliteStore implements Store {
   async ledgerHead(): Promise<LedgerEntry | undefined> {
     const row = this.db.prepare('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
     return row && toLedger(row);
+  }
+
+  async *readSessions(afterId = ''): AsyncIterable<SessionRecord> {
+    const stmt = this.db.prepare('SELECT * FROM sessions WHERE id > ? ORDER BY id LIMIT ?');
+    let next = afterId;
+    for (;;) {
+      const rows = stmt.all(next, PAGE) as Row[];
+      for (const row of rows) yield toSession(row);
+      if (rows.length < PAGE) return;
+      next = String(rows[rows.length - 1].id);
+    }
+  }
+
+  private get reviews(): SqliteReviewStore {
+    return (this.reviewStore ??= new SqliteReviewStore(this.db));
+  }
+  private reviewStore: SqliteReviewStore | undefined;
+
+  insertReview(r: ReviewRecord): Promise<void> {
+    return this.reviews.insertReview(r);
+  }
+  getReview(id: string): Promise<ReviewRecord | undefined> {
+    return this.reviews.getReview(id);
+  }
+  listReviews(f?: ReviewFilter): Promise<ReviewRecord[]> {
+    return this.reviews.listReviews(f);
+  }
+  decideReview(id: string, d: { status: ReviewStatus; decidedAt: number; reviewer: string | null; reason: string | null; validUntil: number | null }): Promise<boolean> {
+    return this.reviews.decideReview(id, d);
+  }
+  findValidApproval(q: { kind: 'command' | 'access'; connection: string; requester: string; textHash: string | null; now: number }): Promise<ReviewRecord | undefined> {
+    return this.reviews.findValidApproval(q);
+  }
+  appendAudit(a: AuditRecord): Promise<void> {
+    return this.reviews.appendAudit(a);
+  }
+  listAudit(f?: { subject?: string; target?: string; limit?: number }): Promise<AuditRecord[]> {
+    return this.reviews.listAudit(f);
+  }
+
+  private get sshKeys(): SqliteSshKeyStore {
+    return (this.sshKeyStore ??= new SqliteSshKeyStore(this.db));
+  }
+  private sshKeyStore: SqliteSshKeyStore | undefined;
+
+  async insertSshKey(k: SshKeyRecord): Promise<void> {
+    this.sshKeys.insertSshKey(k);
+  }
+  async getSshKey(fingerprint: string): Promise<SshKeyRecord | undefined> {
+    return this.sshKeys.getSshKey(fingerprint);
+  }
+  async listSshKeys(subject?: string): Promise<SshKeyRecord[]> {
+    return this.sshKeys.listSshKeys(subject);
+  }
+  async deleteSshKey(fingerprint: string): Promise<boolean> {
+    return this.sshKeys.deleteSshKey(fingerprint);
+  }
+  async getSshHostKey(target: string): Promise<SshHostKeyRecord | undefined> {
+    return this.sshKeys.getSshHostKey(target);
+  }
+  async pinSshHostKey(k: SshHostKeyRecord): Promise<SshHostKeyRecord> {
+    return this.sshKeys.pinSshHostKey(k);
+  }
+  async listSshHostKeys(): Promise<SshHostKeyRecord[]> {
+    return this.sshKeys.listSshHostKeys();
+  }
+  async deleteSshHostKey(target: string): Promise<boolean> {
+    return this.sshKeys.deleteSshHostKey(target);
   }
 
   async ping(): Promise<void> {

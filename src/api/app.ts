@@ -1,0 +1,61 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AirlockError, ErrorCodes, clientMessage, isAirlockError } from '../core/errors.ts';
+import { rolesOf } from '../identity/roles.ts';
+import type { ApiContext } from './context.ts';
+import { reviewRoutes } from './reviews.ts';
+import { sessionRoutes } from './sessions.ts';
+import { tokenRoutes } from './tokens.ts';
+import { openApiDocument, trackRoutes } from './openapi.ts';
+
+const STATUS: Record<string, number> = {
+  [ErrorCodes.authFailed]: 401,
+  [ErrorCodes.forbidden]: 403,
+  [ErrorCodes.notFound]: 404,
+  [ErrorCodes.unknownConnection]: 404,
+  [ErrorCodes.usage]: 400,
+  [ErrorCodes.config]: 400,
+  [ErrorCodes.store]: 503,
+};
+
+/**
+ * The HTTP control plane. Every route declares the roles allowed to call it (`config.roles`); a route
+ * that declares none is refused for everyone, so forgetting a check fails closed.
+ */
+export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  trackRoutes(app);
+
+  app.addHook('onRequest', async (req) => {
+    const allowed = req.routeOptions.config?.roles;
+    if (allowed === 'public') return;
+    if (!allowed || allowed.length === 0) throw new AirlockError(ErrorCodes.forbidden, 'forbidden', { expose: true });
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
+    const identity = await ctx.authenticator.authenticate(m[1], { protocol: 'http', clientAddress: req.ip });
+    const roles = rolesOf(identity, ctx.config.identity.roles);
+    if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
+    req.caller = { identity, roles };
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (isAirlockError(err)) {
+      const status = STATUS[err.code] ?? 500;
+      if (status === 401) reply.header('www-authenticate', 'Bearer');
+      return reply.status(status).send({ error: err.code, message: clientMessage(err) });
+    }
+    const e = err as { statusCode?: number; validation?: unknown; message: string };
+    if (e.validation || (e.statusCode && e.statusCode < 500)) return reply.status(e.statusCode ?? 400).send({ error: ErrorCodes.usage, message: e.message });
+    ctx.log.error({ err: e.message, url: req.url }, 'api error');
+    return reply.status(500).send({ error: 'AIRLOCK_ERR_INTERNAL', message: 'internal error' });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: ErrorCodes.notFound, message: 'no such endpoint' }));
+
+  app.get('/api/health', { config: { roles: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/api/openapi.json', { config: { roles: 'public' } }, async () => openApiDocument(app));
+  app.get('/api/me', { config: { roles: ['user'] } }, async (req) => ({ ...req.caller!.identity, roles: [...req.caller!.roles] }));
+  await app.register(sessionRoutes(ctx));
+  await app.register(reviewRoutes(ctx));
+  await app.register(tokenRoutes(ctx));
+  return app;
+}

@@ -1,0 +1,27 @@
+/**
+ * URL rules for everything Airlock fetches from an identity provider (discovery, JWKS, introspection):
+ * `https://` only, except on the loopback interface where `http://` is allowed for local providers and tests.
+ * The same rule is enforced on `issuer` when the configuration loads (config/schema.ts).
+ */
+
+/** 127.0.0.0/8, ::1 and localhost. `hostname` as URL gives it (IPv6 in brackets). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Why `url` may not be used to reach an identity provider, or undefined when it may. */
+export function insecureUrlReason(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `"${url}" is not a URL`;
+  }
+  if (u.username || u.password) return `${u.origin} must not carry credentials in the URL`;
+  if (u.protocol === 'https:') return undefined;
+  if (u.protocol === 'http:' && isLoopbackHost(u.hostname)) return undefined;
+  if (u.protocol === 'http:') return `${u.href} must use https:// (http:// is allowed only on loopback: 127.0.0.1, localhost, ::1)`;
+  return `${u.href} must use https://`;
+}
