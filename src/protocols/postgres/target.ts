@@ -67,7 +67,7 @@ async function negotiateTls(socket: Socket, cfg: PostgresConnectionConfig): Prom
     servername: cfg.tls.serverName ?? (/^[\d.]+$|:/.test(cfg.host) ? undefined : cfg.host),
     ca: cfg.tls.ca ? (cfg.tls.ca.includes('-----BEGIN') ? cfg.tls.ca : readFileSync(cfg.tls.ca)) : undefined,
     rejectUnauthorized: verify,
-    checkServerIdentity: verify ? undefined : () => undefined,
+    ...(verify ? {} : { checkServerIdentity: () => undefined }),
   });
   await new Promise<void>((resolve, reject) => {
     secure.once('secureConnect', () => resolve());

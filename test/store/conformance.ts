@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { Store, StoredEvent } from '../../src/store/types.ts';
+import { GENESIS, eventHash, ledgerHash } from '../../src/recording/chain.ts';
+
+/**
+ * The behaviour every Store backend must show. Each backend's test file calls this with a factory that
+ * returns a fresh, empty store.
+ */
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  describe(`${name} store conformance`, () => {
+    it('tokens: insert, get, list, revoke once', async () => {
+      const s = await open();
+      const t = { id: 't1', subject: 'alice', groups: ['dba'], kind: 'user' as const, secretHash: 'ab'.repeat(32), createdAt: 1, expiresAt: 2, revokedAt: null, description: null };
+      await s.insertToken(t);
+      expect(await s.getToken('t1')).toEqual(t);
+      expect(await s.getToken('nope')).toBeUndefined();
+      expect((await s.listTokens()).map((x) => x.id)).toEqual(['t1']);
+      expect(await s.revokeToken('t1', 5)).toBe(true);
+      expect(await s.revokeToken('t1', 6)).toBe(false);
+      expect((await s.getToken('t1'))?.revokedAt).toBe(5);
+      await s.close();
+    });
+
+    it('sessions and events: ordered pages, end, filters, search, delete', async () => {
+      const s = await open();
+      const base = {
+        protocol: 'postgres', connection: 'app', groups: ['dba'], kind: 'user' as const, authMethod: 'token', credentialId: null, clientAddress: '127.0.0.1:1',
+        application: null, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
+      };
+      await s.insertSession({ ...base, id: 's1', subject: 'alice', startedAt: 1000 });
+      await s.insertSession({ ...base, id: 's2', subject: 'bob', connection: 'other', startedAt: 2000 });
+      let prev = GENESIS;
+      const events: StoredEvent[] = [];
+      for (let seq = 0; seq < 1203; seq++) {
+        const e = { sessionId: 's1', seq, time: 1000 + seq, type: 'db.query', data: { text: seq === 7 ? 'DROP TABLE users' : `select ${seq}` } };
+        prev = eventHash(prev, e);
+        events.push({ ...e, hash: prev, searchText: String(e.data.text), outcome: seq === 7 ? 'denied' : 'allowed' });
+      }
+      await s.appendEvents(events.slice(0, 600));
+      await s.appendEvents(events.slice(600));
+      const read: number[] = [];
+      for await (const e of s.readEvents('s1')) read.push(e.seq);
+      expect(read).toEqual(events.map((e) => e.seq));
+      const tail: number[] = [];
+      for await (const e of s.readEvents('s1', 1200)) tail.push(e.seq);
+      expect(tail).toEqual([1200, 1201, 1202]);
+      await expect(s.appendEvents([events[0]])).rejects.toThrow();
+      await s.endSession('s1', { endedAt: 3000, endReason: 'client_terminated', bytesIn: 10, bytesOut: 20, eventCount: 1203, lastHash: prev });
+      expect(await s.getSession('s1')).toMatchObject({ endReason: 'client_terminated', eventCount: 1203, lastHash: prev });
+      expect((await s.listSessions({ user: 'bob' })).map((x) => x.id)).toEqual(['s2']);
+      expect((await s.listSessions({ connection: 'app' })).map((x) => x.id)).toEqual(['s1']);
+      expect((await s.listSessions({ open: true })).map((x) => x.id)).toEqual(['s2']);
+      expect((await s.listSessions({ since: 1500 })).map((x) => x.id)).toEqual(['s2']);
+      expect((await s.listSessions({ group: 'dba' })).length).toBe(2);
+      const hits = await s.search({ text: 'drop table' });
+      expect(hits).toHaveLength(1);
+      expect(hits[0]).toMatchObject({ sessionId: 's1', seq: 7, subject: 'alice' });
+      expect(await s.search({ text: 'drop table', outcome: 'allowed' })).toHaveLength(0);
+      expect(await s.search({ text: 'drop table', user: 'bob' })).toHaveLength(0);
+      await s.setLegalHold('s1', true);
+      expect((await s.getSession('s1'))?.legalHold).toBe(true);
+      await s.deleteSession('s1');
+      expect(await s.getSession('s1')).toBeUndefined();
+      expect(await s.search({ text: 'drop table' })).toHaveLength(0);
+      await s.close();
+    });
+
+    it('ledger: hash-linked appends, head, pages', async () => {
+      const s = await open();
+      for (let i = 0; i < 3; i++) {
+        const data = { n: i };
+        await s.appendLedger({ kind: 'seal', sessionId: `s${i}`, time: i, data }, (p, seq) => ledgerHash(p, { seq, kind: 'seal', sessionId: `s${i}`, time: i, data }));
+      }
+      const all = [];
+      for await (const e of s.readLedger()) all.push(e);
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(all[0].prevHash).toBe(GENESIS);
+      expect(all[1].prevHash).toBe(all[0].hash);
+      expect((await s.ledgerHead())?.seq).toBe(3);
+      await s.close();
+    });
+
+    it('reviews: single decision, windows, audit', async () => {
+      const s = await open();
+      const r = {
+        id: 'r1', kind: 'command' as const, sessionId: 's', connection: 'app', requester: 'alice', requesterKind: 'user' as const, requesterGroups: ['dba'],
+        text: 'update t', textHash: 'h', rule: 'x', approvers: ['leads'], status: 'pending' as const, createdAt: 1, expiresAt: 10, decidedAt: null, reviewer: null,
+        reason: null, validUntil: null,
+      };
+      await s.insertReview(r);
+      expect(await s.decideReview('r1', { status: 'approved', decidedAt: 2, reviewer: 'lena', reason: null, validUntil: 100 })).toBe(true);
+      expect(await s.decideReview('r1', { status: 'denied', decidedAt: 3, reviewer: 'x', reason: null, validUntil: null })).toBe(false);
+      expect(await s.findValidApproval({ kind: 'command', connection: 'app', requester: 'alice', textHash: 'h', now: 50 })).toMatchObject({ id: 'r1' });
+      expect(await s.findValidApproval({ kind: 'command', connection: 'app', requester: 'alice', textHash: 'h', now: 150 })).toBeUndefined();
+      expect(await s.findValidApproval({ kind: 'command', connection: 'app', requester: 'bob', textHash: 'h', now: 50 })).toBeUndefined();
+      await s.appendAudit({ time: 1, subject: 'sam', action: 'session.view', target: 's', detail: {} });
+      expect(await s.listAudit({ target: 's' })).toHaveLength(1);
+      await s.close();
+    });
+  });
+}
