@@ -6,6 +6,7 @@ import { reviewRoutes } from './reviews.ts';
 import { sessionRoutes } from './sessions.ts';
 import { tokenRoutes } from './tokens.ts';
 import { openApiDocument, trackRoutes } from './openapi.ts';
+import { sessionCookie } from './web-session.ts';
 
 const STATUS: Record<string, number> = {
   [ErrorCodes.authFailed]: 401,
@@ -30,9 +31,9 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     if (allowed === 'public') return;
     if (!allowed || allowed.length === 0) throw new AirlockError(ErrorCodes.forbidden, 'forbidden', { expose: true });
     const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
-    const identity = await ctx.authenticator.authenticate(m[1], { protocol: 'http', clientAddress: req.ip });
+    const credential = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? sessionCookie(req);
+    if (!credential) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
+    const identity = await ctx.authenticator.authenticate(credential, { protocol: 'http', clientAddress: req.ip });
     const roles = rolesOf(identity, ctx.config.identity.roles);
     if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
     req.caller = { identity, roles };

@@ -1,10 +1,16 @@
 import { isAirlockError } from '../core/errors.ts';
 import { stdio, type Io } from './args.ts';
+import { connectCommand } from './connect.ts';
 import { demoCommand } from './demo.ts';
 import { accessCommand, reviewsCommand } from './reviews.ts';
 import { gatewayCommand } from './gateway.ts';
 import { sessionsCommand } from './sessions.ts';
+import { replayCommand } from './replay.ts';
+import { eventsCommand } from './events.ts';
 import { tokensCommand } from './tokens.ts';
+import { verifyCommand } from './verify.ts';
+import { exportCommand } from './export.ts';
+import { checkpointCommand } from './checkpoint.ts';
 
 const HELP = `airlock — identity-aware access gateway
 
@@ -13,9 +19,15 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
   gateway                         run the gateway
   tokens issue|list|revoke        gateway-issued access tokens
   sessions list|show              recorded sessions: who did what, when
+  replay ID [--speed N] [--step]  play a recorded session; --exec --to SANDBOX re-runs its statements
+  events [--since 1h] [--follow]  every session's events for a SIEM (--format jsonl|ocsf)
   reviews list|approve|deny       the review queue (acts as you: --token or AIRLOCK_TOKEN)
   access request CONNECTION       ask for time-boxed access to a connection
+  connect CONNECTION [--port N]   local port for unmodified clients, as the logged-in identity
   demo                            throwaway PostgreSQL behind a gateway, with a token and a psql line
+  verify [ID…] [--bundle FILE]    check recordings, seals and the ledger for tampering (exit 1 on any break)
+  export ID… --out FILE           signed evidence bundle, verifiable offline
+  checkpoint                      sign and publish the ledger head now
 `;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -24,7 +36,13 @@ const COMMANDS: Record<string, Command> = {
   gateway: gatewayCommand,
   tokens: tokensCommand,
   sessions: sessionsCommand,
+  replay: replayCommand,
+  events: eventsCommand,
   demo: demoCommand,
+  verify: verifyCommand,
+  export: exportCommand,
+  checkpoint: checkpointCommand,
+  connect: connectCommand,
   reviews: reviewsCommand,
   access: accessCommand,
 };

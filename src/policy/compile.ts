@@ -24,7 +24,8 @@ import type { PolicyConfig } from '../config/schema.ts';
 import type { Identity } from '../core/identity.ts';
 import { expandCommandLine } from './commands/match.ts';
 import { compileRule, quote, type CompiledRule, type Subject } from './rule.ts';
-import { classifySql, isSqlParserReady, type SqlClassification } from './sql/classify.ts';
+import { classifySqlCached } from './sql/cache.ts';
+import { isSqlParserReady, type SqlClassification } from './sql/classify.ts';
 import { ALLOW, allowAll, type Command, type ConnectionPolicy, type Decision } from './types.ts';
 
 export interface CompileOptions {
@@ -98,7 +99,7 @@ function analyse(command: Command): Subject {
 
 function safeClassify(text: string): SqlClassification {
   try {
-    return classifySql(text);
+    return classifySqlCached(text);
   } catch (err) {
     return { statements: [], parseError: err instanceof Error ? err.message : String(err) };
   }

@@ -3,7 +3,8 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseListen } from '../config/load.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { ChainAuthenticator } from '../identity/authenticator.ts';
+import { ChainAuthenticator, type CredentialVerifier } from '../identity/authenticator.ts';
+import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenService, looksLikeGatewayToken } from '../identity/tokens.ts';
 import type { EngineContext, EngineFactory, ProtocolEngine } from '../protocols/common/engine.ts';
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
@@ -64,9 +65,10 @@ export class Gateway {
     const tokens = new TokenService(store);
     const tls = await loadServerTls(loaded.dataDir, loaded.config.tls);
     const { config } = loaded;
-    const authenticator = new ChainAuthenticator([
-      { name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t) => tokens.verify(t) },
-    ]);
+    const verifiers: CredentialVerifier[] = [{ name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t) => tokens.verify(t) }];
+    // Tokens from external OIDC providers (CI jobs, agents): tried after the gateway's own tokens.
+    if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
+    const authenticator = new ChainAuthenticator(verifiers);
     const reviews = new ReviewService(store, config, log);
     const ctx: EngineContext = {
       config,

@@ -102,10 +102,10 @@ export class TrustedIssuer {
     return this.introspector;
   }
 
-  /** Provider metadata; a failed discovery is retried at most every 10 s. */
+  /** Provider metadata; a failed discovery is retried at most every 5 s. */
   private async discover(): Promise<ProviderMetadata> {
     if (this.metadata) return this.metadata;
-    if (this.now() - this.lastDiscoveryFailure < 10_000) throw new Error(this.lastDiscoveryError);
+    if (this.now() - this.lastDiscoveryFailure < 5_000) throw new Error(this.lastDiscoveryError);
     this.discovering ??= discover(this.issuer, { timeoutMs: this.options.timeoutMs })
       .then((m) => (this.metadata = m))
       .catch((err: Error) => {

@@ -44,7 +44,7 @@ export interface CommandMatcher {
 
 const MAX_DEPTH = 8;
 const MAX_COMMANDS = 2000;
-const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'time', 'coproc', '[[', ']]']);
+const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'coproc', '[[', ']]']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/;
 const REDIRECT_ONLY = /^(?:\d*|&)(?:>>?|<<?<?|>&|<&|>\|)$/;
 const REDIRECT_WITH_TARGET = /^(?:\d*|&)(?:>>?|<<?<?|>&|<&|>\|)\S/;

@@ -3,35 +3,69 @@
  * worth running. Most result values (ids, timestamps, prices, words) raise nothing, so the engine can
  * return them untouched without running a single regex. Every bit is a necessary condition for its
  * detector's regex to match, so the pass never hides a match; it may raise bits spuriously.
+ *
+ * The main loop only looks up each code unit in a table; letters, spaces and most punctuation are
+ * "boring" and cost one load. Digit runs are parsed by a sub-scan that jumps past them.
  */
 
 export const H_EMAIL = 1 << 0; // '@'
 export const H_CARD = 1 << 1; // ≥ 13 digits, optionally split by one consistent ' ' or '-'
 export const H_SSN = 1 << 2; // ≥ 9 digits split by '-' at least twice
-export const H_PHONE = 1 << 3; // '+' or '(' before a digit at a word start, or ≥ 10 separated digits
-export const H_IBAN = 1 << 4; // two upper-case letters followed by two digits
+export const H_PHONE = 1 << 3; // '+' or '(' then a digit at a word start, or ≥ 10 separated digits not shaped like an IP
+export const H_IBAN = 1 << 4; // two capitals at a word start, then two digits
 export const H_IPV4 = 1 << 5; // four digit groups joined by '.'
 export const H_IPV6 = 1 << 6; // '::', or ≥ 7 ':' in one hex/colon run
 export const H_JWT = 1 << 7; // 'eyJ' (base64url of '{"')
 export const H_PEM = 1 << 8; // '-----B'
 export const H_TOKEN = 1 << 9; // 'AKIA'/'ASIA', 'gh?_', 'github_pat_', 'xox?-'
-export const H_ASSIGN = 1 << 10; // '=', ':' or a quote right after a key-like word (…word, …wd, …ret, …ken, …key, …ase, by)
+export const H_ASSIGN = 1 << 10; // '=', ':' or a quote after a key-like word (…word, …wd, …ret, …ken, …key, …ase, by)
 export const H_URI_CRED = 1 << 11; // '://' followed later by '@'
 
-const C_0 = 48;
-const C_9 = 57;
-const C_A = 65;
-const C_Z = 90;
-const C_a = 97;
-const C_f = 102;
-const C_z = 122;
+// Table classes for code units < 128; 0 is "nothing to do".
+const K_DIGIT = 1;
+const K_A = 2;
+const K_J = 3;
+const K_B = 4;
+const K_COLON = 5;
+const K_ASSIGN = 6; // '=', "'", '"'
+const K_AT = 7;
+const K_UNDERSCORE = 8;
+const K_DASH = 9;
+const K_PLUS_PAREN = 10; // '+', '('
 
-function isWordCode(c: number): boolean {
-  return (c >= C_0 && c <= C_9) || (c >= C_A && c <= C_Z) || (c >= C_a && c <= C_z) || c === 95;
-}
+const TABLE = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) TABLE[c] = K_DIGIT;
+TABLE[65] = K_A;
+TABLE[74] = K_J;
+TABLE[66] = K_B;
+TABLE[58] = K_COLON;
+TABLE[61] = K_ASSIGN;
+TABLE[39] = K_ASSIGN;
+TABLE[34] = K_ASSIGN;
+TABLE[64] = K_AT;
+TABLE[95] = K_UNDERSCORE;
+TABLE[45] = K_DASH;
+TABLE[43] = K_PLUS_PAREN;
+TABLE[40] = K_PLUS_PAREN;
 
 function isDigitCode(c: number): boolean {
-  return c >= C_0 && c <= C_9;
+  return c >= 48 && c <= 57;
+}
+
+function isUpperCode(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
+function isLetterCode(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+function isWordCode(c: number): boolean {
+  return isDigitCode(c) || isLetterCode(c) || c === 95;
+}
+
+function isHexOrColon(c: number): boolean {
+  return isDigitCode(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 58;
 }
 
 /**
@@ -66,127 +100,198 @@ function keyBefore(s: string, i: number): boolean {
   }
 }
 
+/** End index of the digit run parsed by the last digitRun() call (avoids allocating a result object). */
+let runEnd = 0;
+
+/**
+ * Parses the run of digit groups starting at `start` (joined by single ' ', '-' or '.') and returns
+ * the bits it raises. Every digit-run regex (card, SSN, phone, IPv4) refuses to start right after a
+ * word character, '.' or '-', so a run starting there counts only from a later group after a space.
+ */
+function digitRun(s: string, start: number): number {
+  const n = s.length;
+  let h = 0;
+  const prev = start > 0 ? s.charCodeAt(start - 1) : 0;
+  // IBAN: exactly two capitals at a word start, then two digits.
+  if (
+    start >= 2 &&
+    isUpperCode(prev) &&
+    isUpperCode(s.charCodeAt(start - 2)) &&
+    isDigitCode(s.charCodeAt(start + 1)) &&
+    (start < 3 || !isWordCode(s.charCodeAt(start - 3)))
+  ) {
+    h |= H_IBAN;
+  }
+  let valid = !(isWordCode(prev) || prev === 46 || prev === 45);
+  // IPv4 also refuses "Product/1.2.3.4" (a version token).
+  let ipOk = valid && !(prev === 47 && start >= 2 && isLetterCode(s.charCodeAt(start - 2)));
+  let run = 0; // digits since the run (re)started
+  let sep = 0; // the separator of the run (0: none yet)
+  let seps = 0;
+  let big = false; // a group of ≥ 4 digits (IPv4 octets never have one)
+  let i = start;
+  for (;;) {
+    const groupStart = i;
+    while (i < n && isDigitCode(s.charCodeAt(i))) i++;
+    const group = i - groupStart;
+    run += group;
+    if (group >= 4) big = true;
+    if (valid && (seps >= 2 || run >= 10)) {
+      if (run >= 13 && sep !== 46) h |= H_CARD;
+      if (sep === 45 && seps >= 2 && run >= 9) h |= H_SSN;
+      if (run >= 10 && seps >= 1 && (sep !== 46 || big || seps >= 4)) h |= H_PHONE;
+      if (sep === 46 && seps >= 3 && ipOk) h |= H_IPV4;
+    }
+    const c = i < n ? s.charCodeAt(i) : 0;
+    if ((c !== 32 && c !== 45 && c !== 46) || i + 1 >= n || !isDigitCode(s.charCodeAt(i + 1))) break;
+    if (valid && (sep === 0 || sep === c)) {
+      sep = c;
+      seps++;
+    } else if (c === 32) {
+      // A match may start after a space: count afresh from the next group.
+      valid = true;
+      ipOk = true;
+      run = 0;
+      sep = 0;
+      seps = 0;
+      big = false;
+    } else {
+      valid = false; // after '-' or '.' nothing can start
+    }
+    i++;
+  }
+  runEnd = i;
+  return h;
+}
+
+/** Whether some run of [0-9A-Fa-f:] holds ≥ 7 colons (a full eight-group IPv6 address). */
+function longColonRun(s: string): boolean {
+  let colons = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58) {
+      if (++colons >= 7) return true;
+    } else if (!isHexOrColon(c)) colons = 0;
+  }
+  return false;
+}
+
+/** Second-stage checks for the less common special code units (the first stage is inline in scan()). */
+function special(s: string, i: number, k: number): number {
+  switch (k) {
+    case K_A: // AKIA / ASIA (long-term / temporary AWS access key ids); s[i-1] is 'I'
+      if (i >= 3 && s.charCodeAt(i - 3) === 65) {
+        const k2 = s.charCodeAt(i - 2);
+        if (k2 === 75 || k2 === 83) return H_TOKEN;
+      }
+      return 0;
+    case K_J: // eyJ; s[i-1] is 'y'
+      return i >= 2 && s.charCodeAt(i - 2) === 101 ? H_JWT : 0;
+    case K_B: // -----BEGIN; s[i-1] is '-'
+      return i >= 5 && s.startsWith('-----', i - 5) ? H_PEM : 0;
+    case K_COLON: // s[i-1] is not a digit, or s[i+1] is ':'
+      if (s.charCodeAt(i + 1) === 58) return H_IPV6;
+      if (i === 0 || isDigitCode(s.charCodeAt(i - 1))) return 0;
+      if (s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47) return H_SCHEME;
+      return keyBefore(s, i) ? H_ASSIGN : 0;
+    case K_ASSIGN:
+      return keyBefore(s, i) ? H_ASSIGN : 0;
+    case K_UNDERSCORE: // gh[pousr]_ and github_pat_
+      if (i >= 3 && s.charCodeAt(i - 3) === 103 && s.charCodeAt(i - 2) === 104) return H_TOKEN;
+      return i >= 4 && s.charCodeAt(i - 1) === 116 && s.startsWith('_pat', i - 4) ? H_TOKEN : 0;
+    case K_DASH: // xox[abprs]- (Slack); s[i-2] is 'x'
+      return i >= 4 && s.charCodeAt(i - 4) === 120 && s.charCodeAt(i - 3) === 111 ? H_TOKEN : 0;
+    default:
+      return 0;
+  }
+}
+
+/** Internal: '://' seen; turned into H_URI_CRED by a later '@'. Not a detector bit. */
+const H_SCHEME = 1 << 30;
+
 /** Returns the OR of the H_* bits that `s` raises; 0 for a value no built-in detector can match. */
 export function scan(s: string): number {
   const n = s.length;
   let h = 0;
-  let prev = 0; // previous code unit
-  let run = 0; // digits in the current separated-digit run
-  let sep = 0; // the separator that run uses (0: none yet)
-  let seps = 0; // separators inside the run
-  let gap = 0; // a separator right after a digit, awaiting the next digit
-  let up = 0; // consecutive upper-case letters
-  let upBefore = 0; // upper-case letters right before the current digit run
-  let an = 0; // current [A-Z0-9] run
-  let colons = 0; // ':' in the current [0-9A-Fa-f:] run
-  let scheme = false; // saw '://'
-  for (let i = 0; i < n; i++) {
+  let colons = 0;
+  let i = 0;
+  while (i < n) {
     const c = s.charCodeAt(i);
-    if (c >= C_a && c <= C_z) {
-      if (c > C_f) colons = 0;
-      up = 0;
-      an = 0;
-      gap = 0;
-    } else if (c >= C_0 && c <= C_9) {
-      if (prev < C_0 || prev > C_9) {
-        if (gap !== 0) {
-          if (sep === 0 || sep === gap) {
-            sep = gap;
-            seps++;
-          } else {
-            run = 0;
-            sep = gap;
-            seps = 1;
-          }
-          gap = 0;
-        } else {
-          run = 0;
-          sep = 0;
-          seps = 0;
-          upBefore = up;
-        }
-      }
-      run++;
-      an++;
-      up = 0;
-      if (run === 2 && upBefore >= 2 && isDigitCode(prev)) h |= H_IBAN;
-      if (seps >= 2 || run >= 10) {
-        if (run >= 13 && sep !== 46) h |= H_CARD;
-        if (sep === 45 && run >= 9) h |= H_SSN;
-        if (run >= 10 && seps >= 1) h |= H_PHONE;
-        if (sep === 46 && seps >= 3) h |= H_IPV4;
-      }
-    } else if (c >= C_A && c <= C_Z) {
-      if (c > 70) colons = 0;
-      gap = 0;
-      // AKIA / ASIA at the start of an [A-Z0-9] run (the regex requires a non-[A-Z0-9] before it).
-      if (c === C_A && an === 3 && s.charCodeAt(i - 1) === 73 && s.charCodeAt(i - 3) === C_A) {
-        const k = s.charCodeAt(i - 2);
-        if (k === 75 || k === 83) h |= H_TOKEN;
-      } else if (c === 74 && prev === 121 && i >= 2 && s.charCodeAt(i - 2) === 101) {
-        h |= H_JWT; // eyJ
-      } else if (c === 66 && prev === 45 && i >= 5 && s.startsWith('-----', i - 5)) {
-        h |= H_PEM;
-      }
-      up++;
-      an++;
-    } else {
-      an = 0;
-      up = 0;
-      switch (c) {
-        case 32: // ' '
-        case 46: // '.'
-          colons = 0;
-          gap = isDigitCode(prev) ? c : 0;
-          break;
-        case 45: // '-'
-          colons = 0;
-          gap = isDigitCode(prev) ? c : 0;
-          // xox[abprs]-  (Slack)
-          if (i >= 4 && s.charCodeAt(i - 4) === 120 && s.charCodeAt(i - 3) === 111 && s.charCodeAt(i - 2) === 120) {
-            h |= H_TOKEN;
-          }
-          break;
-        case 58: // ':'
-          gap = 0;
-          if (prev === 58) h |= H_IPV6;
-          else if (++colons >= 7) h |= H_IPV6;
-          if (!isDigitCode(prev)) {
-            if (s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47) scheme = true;
-            else if (keyBefore(s, i)) h |= H_ASSIGN;
-          }
-          break;
-        case 61: // '='
-        case 39: // "'"
-        case 34: // '"'
-          colons = 0;
-          gap = 0;
-          if (keyBefore(s, i)) h |= H_ASSIGN;
-          break;
-        case 64: // '@'
-          colons = 0;
-          gap = 0;
-          h |= H_EMAIL;
-          if (scheme) h |= H_URI_CRED;
-          break;
-        case 95: // '_': gh[pousr]_ and github_pat_
-          colons = 0;
-          gap = 0;
-          if (i >= 3 && s.charCodeAt(i - 3) === 103 && s.charCodeAt(i - 2) === 104) h |= H_TOKEN;
-          else if (prev === 116 && i >= 4 && s.startsWith('_pat', i - 4)) h |= H_TOKEN;
-          break;
-        case 43: // '+'
-        case 40: // '('
-          colons = 0;
-          gap = 0;
-          if (isDigitCode(s.charCodeAt(i + 1)) && !isWordCode(prev)) h |= H_PHONE;
-          break;
-        default:
-          colons = 0;
-          gap = 0;
-      }
+    const k = c < 128 ? TABLE[c] : 0;
+    if (k === 0) {
+      i++;
+      continue;
     }
-    prev = c;
+    const p = i > 0 ? s.charCodeAt(i - 1) : 0;
+    if (k === K_DIGIT) {
+      // Walk the run of digit groups joined by single ' ', '-' or '.'. Card, SSN and phone numbers need
+      // ≥ 9 digits joined by one kind of separator, IPv4 four groups, and none can start right after a
+      // word character, '.' or '-' (their regexes' look-behinds); digitRun() does the exact parse for
+      // the few runs that pass. Ids, prices, dates and times are skipped here.
+      let ok = !(p === 46 || p === 45 || isWordCode(p));
+      let need = false;
+      let digits = 0;
+      let groups = 0;
+      let sep = 0;
+      let j = i;
+      for (;;) {
+        const g = j;
+        for (; j < n; j++) {
+          const d = s.charCodeAt(j);
+          if (d < 48 || d > 57) break;
+        }
+        digits += j - g;
+        if (ok && (++groups >= 4 || digits >= 9)) need = true;
+        if (j + 1 >= n) break;
+        const a = s.charCodeAt(j);
+        if (a !== 32 && a !== 45 && a !== 46) break;
+        const b = s.charCodeAt(j + 1);
+        if (b < 48 || b > 57) break;
+        if (ok && (sep === 0 || sep === a)) sep = a;
+        else if (a === 32) {
+          ok = true;
+          digits = 0;
+          groups = 0;
+          sep = 0;
+        } else ok = false;
+        j++;
+      }
+      if (need || (p >= 65 && p <= 90)) h |= digitRun(s, i);
+      i = j;
+      continue;
+    }
+    switch (k) {
+      case K_A:
+        if (p === 73) h |= special(s, i, k);
+        break;
+      case K_J:
+        if (p === 121) h |= special(s, i, k);
+        break;
+      case K_B:
+        if (p === 45) h |= special(s, i, k);
+        break;
+      case K_COLON:
+        colons++;
+        if (p < 48 || p > 57 || s.charCodeAt(i + 1) === 58) h |= special(s, i, k);
+        break;
+      case K_AT:
+        h |= H_EMAIL;
+        if ((h & H_SCHEME) !== 0) h |= H_URI_CRED;
+        break;
+      case K_DASH:
+        if (i >= 4 && s.charCodeAt(i - 2) === 120) h |= special(s, i, k);
+        break;
+      case K_PLUS_PAREN:
+        if (i + 1 < n && !isWordCode(p)) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 48 && d <= 57) h |= H_PHONE;
+        }
+        break;
+      default: // K_ASSIGN, K_UNDERSCORE
+        h |= special(s, i, k);
+    }
+    i++;
   }
-  return h;
+  if (colons >= 7 && (h & H_IPV6) === 0 && longColonRun(s)) h |= H_IPV6;
+  return h & ~H_SCHEME;
 }

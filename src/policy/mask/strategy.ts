@@ -26,8 +26,16 @@ function label(kind: string): string {
   return l;
 }
 
+const redactions = new Map<string, string>();
+
+/** "[KIND]", interned: column-masked values repeat it for every row. */
 function redact(kind: string): string {
-  return `[${label(kind)}]`;
+  let r = redactions.get(kind);
+  if (r === undefined) {
+    r = `[${label(kind)}]`;
+    if (redactions.size < 1024) redactions.set(kind, r);
+  }
+  return r;
 }
 
 function partial(kind: string, value: string): string {

@@ -117,6 +117,21 @@ describe('classifySql', () => {
     expect(classifySql('-- nothing\n;')).toEqual({ statements: [] });
   });
 
+  it('checks the standard_conforming_strings=off reading of backslashes too', () => {
+    // Ends differently when backslash escapes are on: refuse rather than guess.
+    expect(classifySql("SELECT 'a\\', $$' ; DROP TABLE t; -- $$").parseError).toMatch(/standard_conforming_strings/);
+    // Same extent, different value: both readings are classified.
+    const r = classifySql("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT 1\\073 DROP TABLE t'");
+    expect(r.statements.map((s) => s.kind)).toEqual(['create', 'create', 'select', 'drop_table']);
+    expect(r.statements[0]?.unknown).toBe('SQL function body could not be parsed');
+    // Backslashes that change nothing add nothing.
+    expect(classifySql("SELECT 'C:\\dir', N'\\x'").statements).toEqual([{ kind: 'select', tables: [] }]);
+  });
+
+  it('refuses text with a NUL byte (the parser would stop there)', () => {
+    expect(classifySql('SELECT 1;\u0000DROP TABLE t').parseError).toMatch(/NUL/);
+  });
+
   it('turns absurd nesting into a parse error instead of throwing', () => {
     const deep = `SELECT ${'('.repeat(20000)}1${')'.repeat(20000)}`;
     const r = classifySql(deep);

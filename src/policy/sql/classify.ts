@@ -19,7 +19,9 @@
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { kindOf, type StatementKind } from './kinds.ts';
+import { escapeVariant } from './escape-variant.ts';
 import { inspectPlpgsql } from './plpgsql.ts';
+import { defElemString, defElemStrings, explainExecutes, obj, qualifiedName, relationName, sval, type Node } from './tree.ts';
 import { restrictsRows } from './where.ts';
 
 export type { StatementKind } from './kinds.ts';
@@ -75,6 +77,9 @@ export function isSqlParserReady(): boolean {
 export function classifySql(text: string): SqlClassification {
   if (!ready) throw new Error('SQL parser not loaded: await initSqlParser() before classifying SQL');
   if (text === '') return { statements: [] }; // the parser rejects it; PostgreSQL answers EmptyQueryResponse
+  // The parser reads a C string: a NUL would hide everything after it. PostgreSQL rejects such
+  // messages anyway, so refuse to classify rather than classify a prefix.
+  if (text.includes('\0')) return { statements: [], parseError: 'statement contains a NUL byte' };
   try {
     const walker = new Walker();
     walker.parseText(String(text), null);
@@ -83,8 +88,6 @@ export function classifySql(text: string): SqlClassification {
     return { statements: [], parseError: errorMessage(err) };
   }
 }
-
-type Node = Record<string, unknown>;
 
 interface Draft {
   kind: StatementKind;
@@ -99,7 +102,6 @@ interface Draft {
 const MAX_TEXT_DEPTH = 4;
 const STMT_KEY = /^[A-Z][A-Za-z]*Stmt$/;
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_INDEX']);
-const FALSE_OPTION = new Set(['false', 'off', 'no', '0']);
 
 class Walker {
   private readonly out: Draft[] = [];
@@ -126,32 +128,57 @@ class Walker {
       parent.unknown ??= `${what} nested too deeply`;
       return;
     }
-    let tree: { stmts?: { stmt?: unknown; stmt_location?: number; stmt_len?: number }[] };
-    try {
-      tree = parseSync(text) as typeof tree;
-    } catch (err) {
-      if (!parent) throw err;
+    // Both readings of backslashes in '…' literals (see escape-variant.ts). They tokenise alike, so
+    // the default reading decides whether the text parses; the escape reading adds what it shows.
+    const primary = tryParse(text);
+    if (!primary.tree) {
+      if (!parent) throw primary.error;
       parent.unknown ??= `${what} could not be parsed`;
       return;
     }
-    let bytes: Buffer | undefined;
+    const alt = escapeVariant(text);
+    if (alt.kind === 'ambiguous') {
+      if (!parent) throw new Error('a string literal reads differently with standard_conforming_strings off (backslash before a quote)');
+      parent.unknown ??= `${what} has a string literal that depends on standard_conforming_strings`;
+      return;
+    }
+    const secondary = alt.kind === 'variant' ? tryParse(alt.text) : undefined;
     this.textDepth++;
     try {
-      for (const raw of tree.stmts ?? []) {
-        const stmt = obj(raw.stmt);
-        if (!stmt) continue;
-        const sliceText = (): string => {
-          bytes ??= Buffer.from(text, 'utf8');
-          const start = raw.stmt_location ?? 0;
-          return bytes.subarray(start, raw.stmt_len ? start + raw.stmt_len : undefined).toString('utf8');
-        };
-        for (const [type, body] of Object.entries(stmt)) {
-          if (obj(body)) this.statement(type, body as Node, null, false, sliceText);
-        }
+      const start = this.out.length;
+      this.walkTree(primary.tree, text);
+      if (secondary?.tree && alt.kind === 'variant') {
+        const mark = this.out.length;
+        this.walkTree(secondary.tree, alt.text);
+        this.dropRepeats(start, mark);
       }
     } finally {
       this.textDepth--;
     }
+  }
+
+  private walkTree(tree: ParseTree, text: string): void {
+    let bytes: Buffer | undefined;
+    for (const raw of tree.stmts ?? []) {
+      const stmt = obj(raw.stmt);
+      if (!stmt) continue;
+      const sliceText = (): string => {
+        bytes ??= Buffer.from(text, 'utf8');
+        const start = raw.stmt_location ?? 0;
+        return bytes.subarray(start, raw.stmt_len ? start + raw.stmt_len : undefined).toString('utf8');
+      };
+      for (const [type, body] of Object.entries(stmt)) {
+        if (obj(body)) this.statement(type, body as Node, null, false, sliceText);
+      }
+    }
+  }
+
+  /** Drops statements from out[mark…] that repeat one of out[start…mark) (the second reading agreeing with the first). */
+  private dropRepeats(start: number, mark: number): void {
+    const seen = new Set(this.out.slice(start, mark).map(draftKey));
+    const extra = this.out.slice(mark).filter((d) => !seen.has(draftKey(d)));
+    this.out.length = mark;
+    this.out.push(...extra);
   }
 
   /** Classifies `SELECT <expr>`-style text and folds what it touches into `into`; failures ignored. */
@@ -282,25 +309,18 @@ class Walker {
   }
 }
 
-function obj(v: unknown): Node | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined;
+type ParseTree = { stmts?: { stmt?: unknown; stmt_location?: number; stmt_len?: number }[] };
+
+function tryParse(text: string): { tree?: ParseTree; error?: unknown } {
+  try {
+    return { tree: parseSync(text) as ParseTree };
+  } catch (error) {
+    return { error };
+  }
 }
 
-function sval(v: unknown): string | undefined {
-  const s = obj(obj(v)?.String)?.sval;
-  return typeof s === 'string' ? s : undefined;
-}
-
-function relationName(schema: unknown, rel: unknown): string {
-  const r = String(rel).toLowerCase();
-  return typeof schema === 'string' && schema !== '' ? `${schema.toLowerCase()}.${r}` : r;
-}
-
-function qualifiedName(items: unknown): string | undefined {
-  if (!Array.isArray(items)) return undefined;
-  const parts = items.map(sval).filter((s): s is string => s !== undefined);
-  if (parts.length === 0) return undefined;
-  return parts.map((p) => p.toLowerCase()).join('.');
+function draftKey(d: Draft): string {
+  return JSON.stringify([d.kind, [...d.tables].sort(), d.hasWhere, d.unknown, d.copyFrom, [...d.functions].sort()]);
 }
 
 function addFunction(d: Draft, funcname: unknown): void {
@@ -318,40 +338,6 @@ function addDropped(d: Draft, body: Node): void {
     const rel = parts[parts.length - 1];
     if (rel !== undefined) d.tables.add(relationName(parts.length >= 2 ? parts[parts.length - 2] : undefined, rel));
   }
-}
-
-function defElems(list: unknown): Node[] {
-  if (!Array.isArray(list)) return [];
-  return list.map((x) => obj(obj(x)?.DefElem)).filter((x): x is Node => x !== undefined);
-}
-
-function defElemString(list: unknown, name: string): string | undefined {
-  const e = defElems(list).find((x) => x.defname === name);
-  return e ? sval(e.arg) : undefined;
-}
-
-function defElemStrings(list: unknown, name: string): string[] {
-  const e = defElems(list).find((x) => x.defname === name);
-  if (!e) return [];
-  const single = sval(e.arg);
-  if (single !== undefined) return [single];
-  const items = obj(obj(e.arg)?.List)?.items;
-  return Array.isArray(items) ? items.map(sval).filter((s): s is string => s !== undefined) : [];
-}
-
-/** Whether EXPLAIN's options include ANALYZE that is not explicitly off (unreadable → assume on). */
-function explainExecutes(options: unknown): boolean {
-  const e = defElems(options).find((x) => x.defname === 'analyze' || x.defname === 'analyse');
-  if (!e) return false;
-  if (e.arg === undefined) return true;
-  const s = sval(e.arg);
-  if (s !== undefined) return !FALSE_OPTION.has(s.toLowerCase());
-  const arg = obj(e.arg);
-  const i = obj(arg?.Integer);
-  if (i) return Number(i.ival ?? 0) !== 0;
-  const b = obj(arg?.Boolean);
-  if (b) return b.boolval === true;
-  return true;
 }
 
 function errorMessage(err: unknown): string {

@@ -8,16 +8,14 @@
  * volatile functions…) are not detected: this is a guard rail against mistakes, not against a determined user.
  */
 
+import { obj } from './tree.ts';
+
 type Node = Record<string, unknown>;
 type Const = { t: 'num'; v: number } | { t: 'str'; v: string } | { t: 'bool'; v: boolean } | { t: 'null' };
 
 const TRUE_WORDS = new Set(['t', 'tr', 'tru', 'true', 'y', 'ye', 'yes', 'on', '1']);
 const FALSE_WORDS = new Set(['f', 'fa', 'fal', 'fals', 'false', 'n', 'no', 'of', 'off', '0']);
 const BOOL_TYPES = new Set(['bool', 'boolean']);
-
-function obj(v: unknown): Node | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined;
-}
 
 function constOf(node: unknown): Const | undefined {
   const n = obj(node);

@@ -47,14 +47,16 @@ export class PostgresEngine implements ProtocolEngine {
   handle(socket: Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => {});
-    this.accept(socket).catch((err) => {
+    // Errors go to the socket the client speaks on now: after an SSLRequest that is the TLS socket.
+    const current = { socket };
+    this.accept(socket, current).catch((err) => {
       this.ctx.log.info({ client: peerAddress(socket), err: clientMessage(err, (err as Error).message) }, 'postgres connection refused');
-      if (!socket.destroyed) socket.end(fatalFor(err));
+      if (!current.socket.destroyed) current.socket.end(fatalFor(err));
     });
   }
 
-  private async accept(raw: Socket): Promise<void> {
-    const startup = await this.readStartup(raw);
+  private async accept(raw: Socket, current: { socket: Socket }): Promise<void> {
+    const startup = await this.readStartup(raw, current);
     if (!startup) return;
     const { socket, params } = startup;
     const clientAddress = peerAddress(raw);
@@ -140,7 +142,7 @@ export class PostgresEngine implements ProtocolEngine {
   }
 
   /** Reads SSLRequest / GSSENCRequest / CancelRequest until the StartupMessage; upgrades to TLS on request. */
-  private async readStartup(raw: Socket): Promise<ClientStartup | undefined> {
+  private async readStartup(raw: Socket, current: { socket: Socket }): Promise<ClientStartup | undefined> {
     let socket: Socket = raw;
     let tls = false;
     for (;;) {
@@ -174,6 +176,7 @@ export class PostgresEngine implements ProtocolEngine {
         secure.once('close', () => reject(new AirlockError(ErrorCodes.protocol, 'client closed during TLS handshake')));
       });
       socket = secure;
+      current.socket = secure;
       tls = true;
     }
   }

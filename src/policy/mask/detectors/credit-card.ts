@@ -60,14 +60,26 @@ function separatorOf(s: string): string | null {
   return sep;
 }
 
-function isDigit(ch: string | undefined): boolean {
-  return ch !== undefined && ch >= '0' && ch <= '9';
+/** After a ' ' separator a digit continues the grouping; after a '-' any word character does (UUIDs). */
+function continues(sep: string, ch: string | undefined): boolean {
+  return ch !== undefined && (sep === ' ' ? ch >= '0' && ch <= '9' : /\w/.test(ch));
+}
+
+/** Printed groupings: 4-4-4-4(-3), i.e. fours with a shorter last group, or Amex/Diners 4-6-5 / 4-6-4. */
+function plausibleGrouping(s: string, sep: string): boolean {
+  const groups = s.split(sep);
+  if (groups.length === 3 && groups[0].length === 4 && groups[1].length === 6 && (groups[2].length === 5 || groups[2].length === 4)) {
+    return true;
+  }
+  const last = groups[groups.length - 1].length;
+  return last >= 1 && last <= 4 && groups.slice(0, -1).every((g) => g.length === 4);
 }
 
 /** Whether a whole string (digits with optional consistent ' '/'-' separators) is a card number. */
 export function isCardNumber(s: string): boolean {
   const sep = separatorOf(s);
   if (sep === null) return false;
+  if (sep !== '' && !plausibleGrouping(s, sep)) return false;
   const digits = sep === '' ? s : s.split(sep).join('');
   return /^\d{13,19}$/.test(digits) && knownIin(digits) && luhnValid(digits);
 }
@@ -78,7 +90,8 @@ function accept(m: RegExpExecArray, text: string): Span | null {
   const end = start + s.length;
   const sep = separatorOf(s);
   if (sep === null) return null;
-  if (sep !== '' && ((text[end] === sep && isDigit(text[end + 1])) || (text[start - 1] === sep && isDigit(text[start - 2])))) {
+  // A grouping that continues past either end (UUIDs, long account numbers) is not a card.
+  if (sep !== '' && ((text[end] === sep && continues(sep, text[end + 1])) || (text[start - 1] === sep && continues(sep, text[start - 2])))) {
     return null;
   }
   return isCardNumber(s) ? { start, end } : null;

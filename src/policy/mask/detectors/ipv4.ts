@@ -24,7 +24,11 @@ export function isIpv4(s: string): boolean {
 function accept(m: RegExpExecArray, text: string): Span | null {
   if (!octet(m[1]) || !octet(m[2]) || !octet(m[3]) || !octet(m[4])) return null;
   const start = m.index;
-  if (start > 0 && VERSION_BEFORE_RE.test(text.slice(Math.max(0, start - 16), start))) return null;
+  if (start > 0) {
+    const before = text.slice(Math.max(0, start - 16), start);
+    // "Chrome/120.0.0.0": a product/version token (RFC 9110 §10.1.5), unlike "http://10.0.0.1".
+    if (VERSION_BEFORE_RE.test(before) || /[A-Za-z]\/$/.test(before)) return null;
+  }
   return { start, end: start + m[0].length };
 }
 
