@@ -70,14 +70,21 @@ export function parseTime(text: string, now: number, flag: string): number {
 /** Writes lines to stdout respecting backpressure; a closed pipe (| head) stops the export. */
 function stdoutWriter(onClosed: () => void): (line: string) => Promise<void> {
   let closed = false;
-  process.stdout.on('error', () => {
+  let waiting: (() => void) | undefined;
+  const release = () => {
+    const w = waiting;
+    waiting = undefined;
+    w?.();
+  };
+  process.stdout.on('drain', release);
+  process.stdout.once('error', () => {
     closed = true;
     onClosed();
+    release();
   });
   return (line) =>
     new Promise<void>((resolve) => {
-      if (closed) return resolve();
-      if (process.stdout.write(`${line}\n`)) resolve();
-      else process.stdout.once('drain', resolve);
+      if (closed || process.stdout.write(`${line}\n`)) return resolve();
+      waiting = resolve;
     });
 }

@@ -63,9 +63,13 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
       };
       const policies = await buildConnectionPolicies(loaded.config);
       const recorder = new Recorder(store, KeyRing.load(loaded.dataDir), silentLogger);
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.once('SIGINT', interrupt);
       try {
         const summary = await reexecute({
           store, recorder, config: loaded.config, source: session, to: to!, identity, policy: policies.get(to!), force: values.force === true,
+          signal: controller.signal,
           onStart: (rid, n) => {
             io.out(`re-running ${n} statement${n === 1 ? '' : 's'} of session ${session.id} (${session.subject} on ${session.connection}, ${new Date(session.startedAt).toISOString()})`);
             io.out(`against ${to} as ${operator}; this run is recorded as session ${rid}`);
@@ -86,9 +90,10 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
           c.skipped && `${c.skipped} skipped`,
         ].filter(Boolean);
         io.out('');
-        io.out(`summary: ${summary.statements} statements: ${parts.join(', ')}; ${summary.allSame ? 'every outcome as recorded' : 'outcomes differ'}; recorded as session ${summary.sessionId} (sealed)`);
+        io.out(`summary: ${parts.join(', ')} — ${summary.allSame ? 'every outcome as recorded' : 'outcomes differ'}; this run is session ${summary.sessionId} (sealed)`);
         return summary.allSame ? 0 : 1;
       } finally {
+        process.off('SIGINT', interrupt);
         await recorder.close();
       }
     }

@@ -170,20 +170,24 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Newest matches first, walking the FTS doclist backwards by rowid (events are inserted in time order), so
+   * a search stops after `limit` hits instead of sorting every match. A time range becomes a rowid range.
+   */
   async search(filter: SearchFilter): Promise<SearchHit[]> {
-    const { where, args } = sessionWhere(filter, 's');
-    const extra: string[] = [];
-    const extraArgs: unknown[] = [];
-    if (filter.outcome) {
-      extra.push('e.outcome = ?');
-      extraArgs.push(filter.outcome);
-    }
-    const cond = [where.replace(/^WHERE /, ''), ...extra].filter(Boolean).join(' AND ');
+    const { where, args } = sessionWhere({ ...filter, since: undefined, until: undefined }, 's');
+    const cond: string[] = where ? [where.replace(/^WHERE /, '')] : [];
+    const condArgs: unknown[] = [...args];
+    if (filter.outcome) (cond.push('e.outcome = ?'), condArgs.push(filter.outcome));
+    if (filter.since !== undefined) (cond.push('e.time >= ?'), condArgs.push(filter.since));
+    if (filter.until !== undefined) (cond.push('e.time <= ?'), condArgs.push(filter.until));
+    const lo = filter.since === undefined ? 0 : Number((this.db.prepare('SELECT min(id) AS id FROM events WHERE time >= ?').get(filter.since) as Row).id ?? Number.MAX_SAFE_INTEGER);
+    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : Number((this.db.prepare('SELECT max(id) AS id FROM events WHERE time <= ?').get(filter.until) as Row).id ?? 0);
     const sql = `SELECT e.session_id, e.seq, e.time, e.type, snippet(events_fts, 0, '[', ']', '…', 16) AS snippet, s.subject, s.connection
-      FROM events_fts JOIN events e ON e.id = events_fts.rowid JOIN sessions s ON s.id = e.session_id
-      WHERE events_fts MATCH ? ${cond ? `AND ${cond}` : ''}
-      ORDER BY e.time DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(ftsPhrase(filter.text), ...args, ...extraArgs, filter.limit ?? 100) as Row[];
+      FROM events_fts CROSS JOIN events e ON e.id = events_fts.rowid CROSS JOIN sessions s ON s.id = e.session_id
+      WHERE events_fts MATCH ? AND events_fts.rowid BETWEEN ? AND ? ${cond.length ? `AND ${cond.join(' AND ')}` : ''}
+      ORDER BY events_fts.rowid DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(ftsPhrase(filter.text), lo, hi, ...condArgs, filter.limit ?? 100) as Row[];
     return rows.map((r) => ({
       sessionId: String(r.session_id), seq: Number(r.seq), time: Number(r.time), type: String(r.type),
       snippet: String(r.snippet), subject: String(r.subject), connection: String(r.connection),
