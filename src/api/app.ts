@@ -3,6 +3,8 @@ import { AirlockError, ErrorCodes, clientMessage, isAirlockError } from '../core
 import { rolesOf } from '../identity/roles.ts';
 import type { ApiContext } from './context.ts';
 import { reviewRoutes } from './reviews.ts';
+import { oidcLoginRoutes, oidcLoginSettings } from './oidc-login.ts';
+import { samlRoutes } from './saml.ts';
 import { sessionRoutes } from './sessions.ts';
 import { tokenRoutes } from './tokens.ts';
 import { openApiDocument, trackRoutes } from './openapi.ts';
@@ -58,5 +60,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(sessionRoutes(ctx));
   await app.register(reviewRoutes(ctx));
   await app.register(tokenRoutes(ctx));
+  if (oidcLoginSettings(ctx.config)) await app.register(oidcLoginRoutes(ctx));
+  if (ctx.config.identity.saml) await app.register(samlRoutes(ctx));
   return app;
 }

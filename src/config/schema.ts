@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { samlSchema } from '../identity/saml/config.ts';
 
 /** `host:port`; a bare port means 127.0.0.1. */
 const listenAddress = z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[^:\s]+:)?\d{1,5}$|^[^:\s]+:\d{1,5}$/, 'expected host:port');
@@ -145,6 +146,10 @@ const oidcIssuer = z
     subjectClaim: z.string().default('sub'),
     clientId: z.string().optional(),
     clientSecret: z.string().optional(),
+    /** Scopes asked for when people log in (browser or `airlock login`); default openid profile email. */
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is one token without spaces or quotes')).min(1).optional(),
+    /** RFC 8707 resource indicator sent by `airlock login`, so the provider issues a JWT access token for the gateway. */
+    resource: z.string().min(1).optional(),
     /** Accepted JWS algorithms: asymmetric only (never `none`, never HS*). Default RS256 RS384 RS512 PS256 ES256 ES384 EdDSA Ed25519. */
     algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'])).min(1).optional(),
     /** Tolerance for exp/nbf (default 30s, at most 5m). */
@@ -202,6 +207,22 @@ export const configSchema = z
     identity: z
       .object({
         oidc: oidcIssuers.default([]),
+        /** Which issuer people log in with (default: the first one with a clientId), see identity/oidc/README.md. */
+        login: z
+          .object({
+            issuer: idpUrl('identity.login.issuer'),
+            /** Confidential client of the browser login (default: the issuer's clientId / clientSecret). */
+            clientId: z.string().min(1).optional(),
+            clientSecret: z.string().min(1).optional(),
+            /** The browser login's callback as registered at the provider (default: derived from the request). */
+            redirectUri: z.string().url().optional(),
+            /** Public client (PKCE, loopback redirect, device flow) that `airlock login` uses (default: clientId). */
+            cliClientId: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        /** SAML 2.0 web login (Airlock as Service Provider); see src/identity/saml/config.ts. */
+        saml: samlSchema.optional(),
         roles: z
           .object({
             admin: z.array(z.string()).default([]),
@@ -212,6 +233,10 @@ export const configSchema = z
           .default({ admin: [], auditor: [], approver: [] }),
       })
       .strict()
+      .refine((i) => !i.login || i.oidc.some((o) => o.issuer === i.login!.issuer), {
+        message: 'identity.login.issuer must be one of the issuers listed in identity.oidc',
+        path: ['login', 'issuer'],
+      })
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
     recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024 }),
     reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),

@@ -181,8 +181,10 @@ export class SqliteStore implements Store {
     if (filter.outcome) (cond.push('e.outcome = ?'), condArgs.push(filter.outcome));
     if (filter.since !== undefined) (cond.push('e.time >= ?'), condArgs.push(filter.since));
     if (filter.until !== undefined) (cond.push('e.time <= ?'), condArgs.push(filter.until));
-    const lo = filter.since === undefined ? 0 : Number((this.db.prepare('SELECT min(id) AS id FROM events WHERE time >= ?').get(filter.since) as Row).id ?? Number.MAX_SAFE_INTEGER);
-    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : Number((this.db.prepare('SELECT max(id) AS id FROM events WHERE time <= ?').get(filter.until) as Row).id ?? 0);
+    // Through the time index (min(id) would scan by rowid); ids follow time because the recorder appends in order.
+    const bound = (sql: string, t: number, none: number) => Number((this.db.prepare(sql).get(t) as Row | undefined)?.id ?? none);
+    const lo = filter.since === undefined ? 0 : bound('SELECT id FROM events WHERE time >= ? ORDER BY time LIMIT 1', filter.since, Number.MAX_SAFE_INTEGER);
+    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : bound('SELECT id FROM events WHERE time <= ? ORDER BY time DESC LIMIT 1', filter.until, 0);
     const sql = `SELECT e.session_id, e.seq, e.time, e.type, snippet(events_fts, 0, '[', ']', '…', 16) AS snippet, s.subject, s.connection
       FROM events_fts CROSS JOIN events e ON e.id = events_fts.rowid CROSS JOIN sessions s ON s.id = e.session_id
       WHERE events_fts MATCH ? AND events_fts.rowid BETWEEN ? AND ? ${cond.length ? `AND ${cond.join(' AND ')}` : ''}
