@@ -1,29 +1,47 @@
 import { loadConfig } from '../config/load.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
+import { freshSession, presentedToken } from './login-session.ts';
 
 export interface ApiTarget {
   readonly url: string;
   readonly token: string;
+  /** A currently valid token (the `airlock login` session refreshes itself); else `token` is used. */
+  readonly credential?: () => Promise<string>;
 }
 
-/** Where the API is (`--url`, AIRLOCK_URL, or the config's listen.api) and who is calling (`--token`, AIRLOCK_TOKEN). */
-export function apiTarget(values: Record<string, unknown>): ApiTarget {
-  const token = (values.token as string | undefined) ?? process.env.AIRLOCK_TOKEN;
-  if (!token) throw new AirlockError(ErrorCodes.usage, 'this command acts as you: pass --token or set AIRLOCK_TOKEN');
+/**
+ * Where the API is (`--url`, AIRLOCK_URL, the login session's gateway, or the config's listen.api) and who is
+ * calling (`--token`, AIRLOCK_TOKEN, or the `airlock login` session, refreshed when about to expire).
+ */
+export async function apiTarget(values: Record<string, unknown>): Promise<ApiTarget> {
+  let token = (values.token as string | undefined) ?? process.env.AIRLOCK_TOKEN;
   let url = (values.url as string | undefined) ?? process.env.AIRLOCK_URL;
+  let credential: (() => Promise<string>) | undefined;
+  if (!token) {
+    const session = await freshSession();
+    if (!session) throw new AirlockError(ErrorCodes.usage, 'this command acts as you: run `airlock login`, pass --token or set AIRLOCK_TOKEN');
+    token = presentedToken(session);
+    url ??= session.url;
+    credential = async () => {
+      const s = await freshSession();
+      if (!s) throw new AirlockError(ErrorCodes.authFailed, 'you are logged out: run `airlock login`');
+      return presentedToken(s);
+    };
+  }
   if (!url) {
     const listen = loadConfig(values.config as string | undefined).config.listen.api ?? '127.0.0.1:8080';
     url = `http://${listen}`;
   }
-  return { url: url.replace(/\/$/, ''), token };
+  return { url: url.replace(/\/$/, ''), token, credential };
 }
 
 export async function callApi<T>(t: ApiTarget, method: string, path: string, body?: unknown): Promise<T> {
+  const token = t.credential ? await t.credential() : t.token;
   let res: Response;
   try {
     res = await fetch(`${t.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${t.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {

@@ -15,14 +15,14 @@ export async function connectCommand(argv: string[], io: Io): Promise<number> {
   });
   const connection = positionals[0];
   if (!connection) throw new AirlockError(ErrorCodes.usage, HELP);
-  const api = apiTarget(values);
+  const api = await apiTarget(values);
   const me = await callApi<{ subject: string }>(api, 'GET', '/api/me');
   const gatewayAddr = str(values.gateway) ?? process.env.AIRLOCK_PG_ADDR ?? loadConfig(str(values.config)).config.listen.postgres ?? '127.0.0.1:15432';
   const { host, port } = parseListen(gatewayAddr);
   const localPort = Number(str(values.port) ?? 5432);
   const server = await startPgTunnel(
     {
-      gatewayHost: host, gatewayPort: port, connection, subject: me.subject, credential: async () => api.token,
+      gatewayHost: host, gatewayPort: port, connection, subject: me.subject, credential: api.credential ?? (async () => api.token),
       ca: values.ca ? readFileSync(String(values.ca), 'utf8') : undefined, onError: (m) => io.err(`connection failed: ${m}`),
     },
     localPort,

@@ -1,6 +1,7 @@
 import { isAirlockError } from '../core/errors.ts';
 import { stdio, type Io } from './args.ts';
 import { connectCommand } from './connect.ts';
+import { loginCommand, logoutCommand } from './login.ts';
 import { demoCommand } from './demo.ts';
 import { accessCommand, reviewsCommand } from './reviews.ts';
 import { gatewayCommand } from './gateway.ts';
@@ -8,6 +9,7 @@ import { sessionsCommand } from './sessions.ts';
 import { replayCommand } from './replay.ts';
 import { eventsCommand } from './events.ts';
 import { tokensCommand } from './tokens.ts';
+import { sshKeysCommand } from './ssh-keys.ts';
 import { verifyCommand } from './verify.ts';
 import { exportCommand } from './export.ts';
 import { checkpointCommand } from './checkpoint.ts';
@@ -17,11 +19,13 @@ const HELP = `airlock — identity-aware access gateway
 Usage: airlock <command> [options]   (every command takes --config FILE; default ./airlock.yaml or $AIRLOCK_CONFIG)
 
   gateway                         run the gateway
+  login [--device] / logout       log in at the identity provider (browser or device code); the session acts as you
   tokens issue|list|revoke        gateway-issued access tokens
+  ssh-keys add|list|remove|hosts  SSH public keys that prove an identity; pinned target host keys
   sessions list|show              recorded sessions: who did what, when
   replay ID [--speed N] [--step]  play a recorded session; --exec --to SANDBOX re-runs its statements
   events [--since 1h] [--follow]  every session's events for a SIEM (--format jsonl|ocsf)
-  reviews list|approve|deny       the review queue (acts as you: --token or AIRLOCK_TOKEN)
+  reviews list|approve|deny       the review queue (acts as you: airlock login, --token or AIRLOCK_TOKEN)
   access request CONNECTION       ask for time-boxed access to a connection
   connect CONNECTION [--port N]   local port for unmodified clients, as the logged-in identity
   demo                            throwaway PostgreSQL behind a gateway, with a token and a psql line
@@ -34,7 +38,10 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   gateway: gatewayCommand,
+  login: loginCommand,
+  logout: logoutCommand,
   tokens: tokensCommand,
+  'ssh-keys': sshKeysCommand,
   sessions: sessionsCommand,
   replay: replayCommand,
   events: eventsCommand,

@@ -6,7 +6,7 @@ const HELP = `airlock reviews list [--all] [--json]
 airlock reviews approve ID [--for 30m] [--reason TEXT]
 airlock reviews deny ID --reason TEXT
 airlock access request CONNECTION --for 1h --reason TEXT
-  (these act as you: --token T or AIRLOCK_TOKEN; --url or AIRLOCK_URL, default the config's listen.api)`;
+  (these act as you: --token T, AIRLOCK_TOKEN or the airlock login session; --url or AIRLOCK_URL, default the config's listen.api)`;
 
 const FLAGS = {
   token: { type: 'string' }, url: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' },
@@ -21,7 +21,7 @@ export async function reviewsCommand(argv: string[], io: Io): Promise<number> {
     io.err(HELP);
     return sub ? 2 : 0;
   }
-  const t = apiTarget(values);
+  const t = await apiTarget(values);
   if (sub === 'list') {
     const { reviews } = await callApi<{ reviews: Review[] }>(t, 'GET', `/api/reviews${values.all ? '' : '?status=pending'}`);
     if (values.json) io.out(JSON.stringify(reviews, null, 2));
@@ -47,7 +47,7 @@ export async function accessCommand(argv: string[], io: Io): Promise<number> {
     return sub ? 2 : 0;
   }
   if (!str(values.for) || !str(values.reason)) throw new AirlockError(ErrorCodes.usage, '--for and --reason are required');
-  const { review } = await callApi<{ review: Review }>(apiTarget(values), 'POST', '/api/access-requests', { connection: positionals[0], for: str(values.for), reason: str(values.reason) });
+  const { review } = await callApi<{ review: Review }>(await apiTarget(values), 'POST', '/api/access-requests', { connection: positionals[0], for: str(values.for), reason: str(values.reason) });
   io.out(`access request ${review.id} is pending; an approver runs: airlock reviews approve ${review.id}`);
   return 0;
 }

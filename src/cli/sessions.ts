@@ -3,12 +3,15 @@ import { parseDuration } from '../core/duration.ts';
 import type { SessionRecord, StoredEvent } from '../store/types.ts';
 import { parse, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
+import { holdCommand } from './hold.ts';
 
 const HELP = `airlock sessions list [--user U] [--connection C] [--search TEXT] [--outcome allowed|denied|reviewed|error] [--since 1h] [--limit N] [--json]
-airlock sessions show ID [--json]`;
+airlock sessions show ID [--json]
+airlock sessions hold|unhold ID     (legal hold: exempt from retention)`;
 
 export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'hold' || sub === 'unhold') return holdCommand(argv, io);
   const { values, positionals } = parse(rest, {
     user: { type: 'string' }, connection: { type: 'string' }, search: { type: 'string' }, since: { type: 'string' },
     outcome: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, group: { type: 'string' }, protocol: { type: 'string' },

@@ -7,7 +7,7 @@ import { verifyStore, type Break, type VerifyReport } from '../recording/verify.
 import { parse, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
 
-const HELP = `airlock verify [SESSION_ID…] [--checkpoint FILE] [--json]
+const HELP = `airlock verify [SESSION_ID…] [--checkpoint FILE] [--keys public-keys.json] [--json]
     checks the local store: every session's hash chain against its signed seal, the ledger, and the last
     published checkpoint (default <dataDir>/checkpoints/latest.json; FILE may be a copy kept elsewhere, JSON or JSONL)
 airlock verify --bundle FILE [--keys public-keys.json] [--json]

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { forensicsSchema } from '../recording/forensics-config.ts';
 import { samlSchema } from '../identity/saml/config.ts';
 
 /** `host:port`; a bare port means 127.0.0.1. */
@@ -240,6 +241,7 @@ export const configSchema = z
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
     recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024 }),
     reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),
+    forensics: forensicsSchema.default({ checkpointInterval: '10m', retentionInterval: '1h' }),
     limits: z
       .object({
         /** Largest protocol frame accepted from either side. */

@@ -18,6 +18,9 @@ import type { FastifyInstance } from 'fastify';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { buildConnectionPolicies } from './policies.ts';
+import { forensicsSettings } from '../recording/forensics-config.ts';
+import { startCheckpointing } from '../recording/checkpoint.ts';
+import { startRetention } from '../recording/retention.ts';
 import { loadServerTls } from './tls.ts';
 
 /** Protocol adapters by listener key in `listen:`. Adding a protocol means adding a line here. */
@@ -43,6 +46,7 @@ export class Gateway {
   private readonly servers: Server[] = [];
   private readonly engines: ProtocolEngine[] = [];
   private api: FastifyInstance | undefined;
+  private readonly jobs: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -82,6 +86,11 @@ export class Gateway {
       connection: (name) => (Object.hasOwn(config.connections, name) ? config.connections[name] : undefined),
     };
     const gw = new Gateway(loaded, store, recorder, tokens, keys, reviews, log);
+    const fs = forensicsSettings(config);
+    gw.jobs.push(
+      startCheckpointing({ store, keys, dataDir: loaded.dataDir, intervalMs: fs.checkpointIntervalMs, webhookUrl: fs.checkpointWebhook, log }),
+      startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
+    );
     if (config.listen.api) {
       const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, log });
       const { host, port } = parseListen(config.listen.api);
@@ -120,6 +129,7 @@ export class Gateway {
     await this.api?.close();
     await Promise.all(this.engines.map((e) => e.close('gateway_shutdown')));
     await this.recorder.close();
+    await Promise.all(this.jobs.map((stop) => stop()));
     await this.store.close();
   }
 }

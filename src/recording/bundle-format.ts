@@ -1,0 +1,106 @@
+import { createReadStream } from 'node:fs';
+import type { LedgerEntry, SessionRecord, StoredEvent } from '../store/types.ts';
+import { canonical } from './chain.ts';
+import { SESSION_FIELDS, type SessionFields } from './chain-check.ts';
+import type { PublicKeyInfo } from './keys.ts';
+import type { Checkpoint } from './ledger-check.ts';
+
+/**
+ * Lines of an evidence bundle (JSON Lines, UTF-8, one object per line, '\n' after every line); see
+ * docs/evidence-bundle.md. Events and ledger entries carry their hashed content as canonical JSON
+ * verbatim, so `sha256(prev ‖ that text)` can be checked with nothing but a text tool and sha256sum.
+ */
+export const BUNDLE_FORMAT = 'airlock-evidence-bundle';
+export const BUNDLE_VERSION = 1;
+
+export interface HeaderLine {
+  readonly type: 'header';
+  readonly format: typeof BUNDLE_FORMAT;
+  readonly version: number;
+  readonly sessions: string[];
+  readonly keys: PublicKeyInfo[];
+}
+
+export interface SessionLine {
+  readonly type: 'session';
+  readonly session: SessionFields;
+}
+
+export interface EventLine {
+  readonly type: 'event';
+  readonly hash: string;
+  readonly event: { sessionId: string; seq: number; time: number; type: string; data: Record<string, unknown> };
+}
+
+export interface EntryLine {
+  /** 'seal': a bundled session's seal (repeated in the ledger segment); 'ledger': the segment up to the checkpoint. */
+  readonly type: 'seal' | 'ledger';
+  readonly hash: string;
+  readonly prevHash: string;
+  readonly entry: { seq: number; kind: LedgerEntry['kind']; sessionId: string | null; time: number; data: Record<string, unknown> };
+}
+
+export interface CheckpointLine {
+  readonly type: 'checkpoint';
+  readonly checkpoint: Checkpoint;
+}
+
+/** The last line: an Ed25519 signature over the SHA-256 of every byte before it. */
+export interface SignatureLine {
+  readonly type: 'signature';
+  readonly sha256: string;
+  readonly keyId: string;
+  readonly signature: string;
+}
+
+export type BundleLine = HeaderLine | SessionLine | EventLine | EntryLine | CheckpointLine | SignatureLine;
+
+export function headerLine(sessions: string[], keys: readonly PublicKeyInfo[]): string {
+  const h: HeaderLine = { type: 'header', format: BUNDLE_FORMAT, version: BUNDLE_VERSION, sessions, keys: keys.map((k) => ({ ...k })) };
+  return JSON.stringify(h);
+}
+
+export function sessionLine(s: SessionRecord): string {
+  const session: Record<string, unknown> = {};
+  for (const f of SESSION_FIELDS) session[f] = s[f];
+  return JSON.stringify({ type: 'session', session });
+}
+
+export function eventLine(e: StoredEvent): string {
+  const content = canonical({ sessionId: e.sessionId, seq: e.seq, time: e.time, type: e.type, data: e.data });
+  return `{"type":"event","hash":${JSON.stringify(e.hash)},"event":${content}}`;
+}
+
+export function entryLine(type: 'seal' | 'ledger', e: LedgerEntry): string {
+  const content = canonical({ seq: e.seq, kind: e.kind, sessionId: e.sessionId, time: e.time, data: e.data });
+  return `{"type":"${type}","hash":${JSON.stringify(e.hash)},"prevHash":${JSON.stringify(e.prevHash)},"entry":${content}}`;
+}
+
+export function checkpointLine(cp: Checkpoint): string {
+  const { ledgerSeq, ledgerHash, time, keyId, signature } = cp;
+  return JSON.stringify({ type: 'checkpoint', checkpoint: { ledgerSeq, ledgerHash, time, keyId, signature } });
+}
+
+export function signatureLine(sha256: string, keyId: string, signature: string): string {
+  return JSON.stringify({ type: 'signature', sha256, keyId, signature });
+}
+
+export function entryOf(l: EntryLine): LedgerEntry {
+  return { ...l.entry, prevHash: l.prevHash, hash: l.hash };
+}
+
+/** Lines of a file as exact bytes (without the '\n'), streamed; `terminated` is false for a last line with no newline. */
+export async function* readLines(file: string): AsyncIterable<{ bytes: Buffer; terminated: boolean }> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    let nl = buf.indexOf(0x0a);
+    while (nl !== -1) {
+      yield { bytes: buf.subarray(0, nl), terminated: true };
+      buf = buf.subarray(nl + 1);
+      nl = buf.indexOf(0x0a);
+    }
+    rest = Buffer.from(buf);
+  }
+  if (rest.length) yield { bytes: rest, terminated: false };
+}

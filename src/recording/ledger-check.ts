@@ -1,0 +1,160 @@
+import type { LedgerEntry } from '../store/types.ts';
+import { GENESIS, ledgerHash, sealMessage } from './chain.ts';
+import type { Break, Report, SealData } from './chain-check.ts';
+import type { PublicKeyInfo } from './keys.ts';
+import { checkSigned, checkpointMessage, tombstoneMessage } from './signatures.ts';
+
+/** A signed statement of the ledger head, published outside the store (see checkpoint.ts). */
+export interface Checkpoint {
+  readonly ledgerSeq: number;
+  readonly ledgerHash: string;
+  readonly time: number;
+  readonly keyId: string;
+  readonly signature: string;
+}
+
+export interface SealRecord extends SealData {
+  readonly hash: string;
+  /** How many seal entries name this session (exactly one is expected). */
+  count: number;
+}
+
+export interface TombstoneRecord {
+  readonly ledgerSeq: number;
+  readonly sealHash: string;
+  readonly policy: string;
+}
+
+/** Ledger hashes kept in memory for checkpoint entries that refer back to them; older ones are looked up. */
+const RECENT = 4096;
+
+export function checkCheckpoint(cp: Checkpoint, keys: readonly PublicKeyInfo[]): string | null {
+  if (!cp || typeof cp !== 'object') return 'malformed checkpoint';
+  if (!Number.isInteger(cp.ledgerSeq) || cp.ledgerSeq < 0 || typeof cp.ledgerHash !== 'string' || typeof cp.time !== 'number') return 'malformed checkpoint';
+  return checkSigned(keys, cp.keyId, cp.time, checkpointMessage(cp.ledgerSeq, cp.ledgerHash, cp.time), cp.signature);
+}
+
+/**
+ * Checks the store-wide ledger as it streams by in seq order: seq contiguous, each prevHash linking to the
+ * entry before, each hash recomputed, and every seal, tombstone and checkpoint signature. Collects one small
+ * record per seal and tombstone for the session checks. `start` lets it check a segment (bundles).
+ */
+export class LedgerChecker {
+  readonly seals = new Map<string, SealRecord>();
+  readonly tombstones = new Map<string, TombstoneRecord>();
+  entries = 0;
+  lastSeq: number;
+  lastHash: string;
+  private readonly recent = new Map<number, string>();
+  private readonly deferred: { atSeq: number; ledgerSeq: number; ledgerHash: string }[] = [];
+  private checkpointSeen = false;
+
+  constructor(
+    private readonly keys: readonly PublicKeyInfo[],
+    private readonly report: Report,
+    private readonly options: { checkpoint?: Checkpoint; start?: { seq: number; prevHash: string } } = {},
+  ) {
+    this.lastSeq = (options.start?.seq ?? 1) - 1;
+    this.lastHash = options.start?.prevHash ?? GENESIS;
+    if (this.lastSeq === 0) this.recent.set(0, GENESIS);
+  }
+
+  push(e: LedgerEntry): void {
+    const at = (what: string): Break => ({ sessionId: e.sessionId, seq: null, ledgerSeq: e.seq, what });
+    if (e.seq !== this.lastSeq + 1) {
+      this.report(at(e.seq > this.lastSeq + 1 ? `ledger entries missing (seq ${this.lastSeq + 1}–${e.seq - 1} deleted)` : `ledger seq ${e.seq} out of order`));
+    } else if (e.prevHash !== this.lastHash) {
+      this.report(at(`ledger link broken: prevHash does not match entry ${this.lastSeq}`));
+    }
+    if (ledgerHash(e.prevHash, e) !== e.hash) this.report(at(`ledger ${e.kind} entry hash mismatch (entry altered)`));
+    this.entries++;
+    this.lastSeq = e.seq;
+    this.lastHash = e.hash;
+    this.recent.set(e.seq, e.hash);
+    this.recent.delete(e.seq - RECENT);
+    const cp = this.options.checkpoint;
+    if (cp && e.seq === cp.ledgerSeq) {
+      this.checkpointSeen = true;
+      if (e.hash !== cp.ledgerHash) this.report(at(`ledger differs from the published checkpoint at seq ${cp.ledgerSeq} (rewritten, or truncated after checkpoint and re-appended)`));
+    }
+    const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
+    switch (e.kind) {
+      case 'seal':
+        return this.seal(e, d, at);
+      case 'tombstone':
+        return this.tombstone(e, d, at);
+      case 'checkpoint':
+        return this.checkpointEntry(e, d, at);
+      default:
+        this.report(at(`unknown ledger entry kind ${String(e.kind)}`));
+    }
+  }
+
+  /** Ends the walk: the published checkpoint is covered, and checkpoint entries referring far back are resolved. */
+  async finish(lookup?: (seq: number) => Promise<string | undefined>): Promise<void> {
+    const cp = this.options.checkpoint;
+    if (cp && cp.ledgerSeq > 0 && !this.checkpointSeen && cp.ledgerSeq > this.lastSeq) {
+      this.report({ sessionId: null, seq: null, ledgerSeq: this.lastSeq, what: `ledger truncated after checkpoint: the ledger ends at seq ${this.lastSeq}, the checkpoint of ${iso(cp.time)} covers seq ${cp.ledgerSeq}` });
+    }
+    if (!lookup) return;
+    for (const d of this.deferred) {
+      const hash = d.ledgerSeq === 0 ? GENESIS : await lookup(d.ledgerSeq);
+      if (hash !== undefined && hash !== d.ledgerHash) this.report({ sessionId: null, seq: null, ledgerSeq: d.atSeq, what: `checkpoint entry does not match the ledger at seq ${d.ledgerSeq}` });
+    }
+  }
+
+  private seal(e: LedgerEntry, d: Record<string, unknown>, at: (what: string) => Break): void {
+    if (!e.sessionId || typeof d.finalHash !== 'string' || typeof d.eventCount !== 'number') {
+      this.report(at('malformed seal entry'));
+      return;
+    }
+    const problem = checkSigned(this.keys, d.keyId, e.time, sealMessage(e.sessionId, d.eventCount, d.finalHash), d.signature);
+    if (problem) this.report(at(`seal: ${problem}`));
+    if (this.tombstones.has(e.sessionId)) this.report(at('seal after the session was tombstoned'));
+    const existing = this.seals.get(e.sessionId);
+    if (existing) {
+      existing.count++;
+      return;
+    }
+    this.seals.set(e.sessionId, {
+      ledgerSeq: e.seq, hash: e.hash, finalHash: d.finalHash, eventCount: d.eventCount,
+      endedAt: Number(d.endedAt), endReason: String(d.endReason), count: 1,
+    });
+  }
+
+  private tombstone(e: LedgerEntry, d: Record<string, unknown>, at: (what: string) => Break): void {
+    const id = e.sessionId;
+    if (!id || d.sessionId !== id || typeof d.sealHash !== 'string' || typeof d.purgedAt !== 'number' || typeof d.policy !== 'string') {
+      this.report(at('malformed tombstone entry'));
+      return;
+    }
+    const problem = checkSigned(this.keys, d.keyId, e.time, tombstoneMessage(id, d.sealHash, d.purgedAt, d.policy), d.signature);
+    if (problem) this.report(at(`tombstone: ${problem}`));
+    const seal = this.seals.get(id);
+    if (!seal) {
+      if (!this.options.start) this.report(at('tombstone for a session never sealed in the ledger'));
+    } else if (seal.hash !== d.sealHash) this.report(at(`tombstone names seal hash ${d.sealHash.slice(0, 12)}…, not the session's seal (ledger #${seal.ledgerSeq})`));
+    if (this.tombstones.has(id)) this.report(at('session tombstoned twice'));
+    else this.tombstones.set(id, { ledgerSeq: e.seq, sealHash: d.sealHash, policy: d.policy });
+  }
+
+  private checkpointEntry(e: LedgerEntry, d: Record<string, unknown>, at: (what: string) => Break): void {
+    const cp = d as unknown as Checkpoint;
+    const problem = checkCheckpoint(cp, this.keys);
+    if (problem) this.report(at(`checkpoint: ${problem}`));
+    if (typeof cp.ledgerSeq !== 'number' || cp.ledgerSeq >= e.seq) {
+      this.report(at('checkpoint entry refers to a ledger seq not before it'));
+      return;
+    }
+    const known = this.recent.get(cp.ledgerSeq);
+    if (known !== undefined) {
+      if (known !== cp.ledgerHash) this.report(at(`checkpoint entry does not match the ledger at seq ${cp.ledgerSeq}`));
+    } else {
+      this.deferred.push({ atSeq: e.seq, ledgerSeq: cp.ledgerSeq, ledgerHash: cp.ledgerHash });
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}

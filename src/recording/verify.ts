@@ -1,0 +1,129 @@
+import type { SessionRecord, Store } from '../store/types.ts';
+import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break } from './chain-check.ts';
+import type { PublicKeyInfo } from './keys.ts';
+import { LedgerChecker, checkCheckpoint, type Checkpoint } from './ledger-check.ts';
+
+export type { Break } from './chain-check.ts';
+export type { Checkpoint } from './ledger-check.ts';
+
+export interface VerifyReport {
+  readonly checked: {
+    readonly sessions: number;
+    readonly events: number;
+    readonly ledgerEntries: number;
+    /** Sessions still running: their chain was checked, they have no seal yet. */
+    readonly openSessions: number;
+    /** Sessions removed by retention with a tombstone in the ledger (expected to be gone). */
+    readonly purgedSessions: number;
+  };
+  /** Ids of the sessions checked but still open. */
+  readonly open: string[];
+  /** The published checkpoint the ledger was compared with, if any. */
+  readonly checkpoint: { readonly ledgerSeq: number; readonly time: number } | null;
+  /** Sorted by session, then seq. */
+  readonly breaks: Break[];
+}
+
+export interface VerifyOptions {
+  /** Only these sessions (the whole ledger is still checked). */
+  readonly sessionIds?: readonly string[];
+  /** The last published checkpoint: the ledger must still reach it with the same hash. */
+  readonly checkpoint?: Checkpoint;
+}
+
+/**
+ * Verifies the whole forensic record of a store: the ledger (links, hashes, signatures, a published
+ * checkpoint), then every session's chain against its seal, and the bookkeeping between them: every closed
+ * session sealed exactly once, every seal naming a session that exists unless a tombstone says it was
+ * purged, no tombstoned session still present. Events are streamed; memory grows with the number of
+ * sessions (one small record per seal), never with a session's size.
+ */
+export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const breaks: Break[] = [];
+  const report = (b: Break) => breaks.push(b);
+
+  if (opts.checkpoint) {
+    const problem = checkCheckpoint(opts.checkpoint, keys);
+    if (problem) report({ sessionId: null, seq: null, ledgerSeq: opts.checkpoint.ledgerSeq, what: `published checkpoint: ${problem}` });
+  }
+  const ledger = new LedgerChecker(keys, report, { checkpoint: opts.checkpoint });
+  try {
+    for await (const e of store.readLedger()) ledger.push(e);
+  } catch (err) {
+    report({ sessionId: null, seq: null, ledgerSeq: ledger.lastSeq + 1, what: `ledger unreadable after seq ${ledger.lastSeq}: ${(err as Error).message}` });
+  }
+  await ledger.finish(async (seq) => {
+    for await (const e of store.readLedger(seq)) return e.seq === seq ? e.hash : undefined;
+    return undefined;
+  });
+  const ledgerEnd = ledger.lastSeq;
+
+  let sessions = 0;
+  let events = 0;
+  let purged = 0;
+  const open: string[] = [];
+  const unsealed: SessionRecord[] = [];
+  const seen = new Set<string>();
+
+  const checkSession = async (s: SessionRecord) => {
+    sessions++;
+    seen.add(s.id);
+    const tomb = ledger.tombstones.get(s.id);
+    if (tomb) report({ sessionId: s.id, seq: null, ledgerSeq: tomb.ledgerSeq, what: 'session was tombstoned (purged) but is still in the store' });
+    const chain = new ChainChecker(s.id, report);
+    try {
+      for await (const e of store.readEvents(s.id)) chain.push(e);
+    } catch (err) {
+      report({ sessionId: s.id, seq: chain.length, what: `event unreadable: ${(err as Error).message}` });
+    }
+    chain.finish();
+    events += chain.present;
+    checkSessionRecord(s, chain, report);
+    const seal = ledger.seals.get(s.id);
+    if (s.endedAt === null) {
+      open.push(s.id);
+      if (seal) report({ sessionId: s.id, seq: null, ledgerSeq: seal.ledgerSeq, what: 'session is open in the store but sealed in the ledger' });
+      return;
+    }
+    if (!seal) {
+      unsealed.push(s);
+      return;
+    }
+    if (seal.count > 1) report({ sessionId: s.id, seq: null, ledgerSeq: seal.ledgerSeq, what: `session sealed ${seal.count} times in the ledger` });
+    checkAgainstSeal(s, chain, seal, report);
+  };
+
+  if (opts.sessionIds) {
+    for (const id of new Set(opts.sessionIds)) {
+      const s = await store.getSession(id);
+      if (s) await checkSession(s);
+      else if (ledger.tombstones.has(id)) purged++;
+      else if (ledger.seals.has(id)) report({ sessionId: id, seq: null, ledgerSeq: ledger.seals.get(id)!.ledgerSeq, what: 'session deleted: sealed in the ledger but missing from the store, with no tombstone' });
+      else report({ sessionId: id, seq: null, what: 'no such session in the store or the ledger' });
+    }
+  } else {
+    for await (const s of store.readSessions()) await checkSession(s);
+    for (const [id, seal] of ledger.seals) {
+      if (seen.has(id) || ledger.tombstones.has(id)) continue;
+      report({ sessionId: id, seq: null, ledgerSeq: seal.ledgerSeq, what: 'session deleted: sealed in the ledger but missing from the store, with no tombstone' });
+    }
+    for (const id of ledger.tombstones.keys()) if (!seen.has(id)) purged++;
+  }
+
+  // Sessions that ended while the ledger was being read are sealed after the point read so far.
+  if (unsealed.length > 0) {
+    const late = new Map<string, number>();
+    for await (const e of store.readLedger(ledgerEnd + 1)) if (e.kind === 'seal' && e.sessionId) late.set(e.sessionId, e.seq);
+    for (const s of unsealed) {
+      if (!late.has(s.id)) report({ sessionId: s.id, seq: null, what: 'closed session has no seal in the ledger' });
+    }
+  }
+
+  breaks.sort(compareBreaks);
+  return {
+    checked: { sessions, events, ledgerEntries: ledger.entries, openSessions: open.length, purgedSessions: purged },
+    open,
+    checkpoint: opts.checkpoint ? { ledgerSeq: opts.checkpoint.ledgerSeq, time: opts.checkpoint.time } : null,
+    breaks,
+  };
+}
