@@ -5,13 +5,24 @@ import { createHash } from 'node:crypto';
  * backends and machines, so a chain computed at write time verifies anywhere.
  */
 export function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    return value === undefined ? 'null' : JSON.stringify(value);
+  if (value === null || value === undefined) return 'null';
+  if (typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonical(value[i]);
+    return `${out}]`;
   }
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonical(v)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export const GENESIS = '0'.repeat(64);
@@ -26,10 +37,16 @@ export interface ChainedFields {
 
 /** hash = SHA-256(prev_hash ‖ canonical(event)), hex. */
 export function eventHash(prevHash: string, e: ChainedFields): string {
-  return createHash('sha256')
-    .update(prevHash)
-    .update(canonical({ sessionId: e.sessionId, seq: e.seq, time: e.time, type: e.type, data: e.data }))
-    .digest('hex');
+  return eventHashOfCanonicalData(prevHash, e, canonical(e.data));
+}
+
+/**
+ * The same hash when the caller already holds `canonical(e.data)` (the recorder stores that string, so it
+ * is computed once). Keys of the event in sorted order: data, seq, sessionId, time, type.
+ */
+export function eventHashOfCanonicalData(prevHash: string, e: Omit<ChainedFields, 'data'>, dataJson: string): string {
+  const content = `{"data":${dataJson},"seq":${JSON.stringify(e.seq)},"sessionId":${JSON.stringify(e.sessionId)},"time":${JSON.stringify(e.time)},"type":${JSON.stringify(e.type)}}`;
+  return createHash('sha256').update(prevHash).update(content).digest('hex');
 }
 
 export interface LedgerFields {

@@ -4,7 +4,7 @@ import { newId } from '../core/ids.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LedgerEntry, SessionRecord, StoredEvent, Store } from '../store/types.ts';
-import { GENESIS, eventHash, ledgerHash, sealMessage } from './chain.ts';
+import { GENESIS, canonical, eventHash, eventHashOfCanonicalData, ledgerHash, sealMessage } from './chain.ts';
 import type { KeyRing } from './keys.ts';
 
 export interface SessionInfo {
@@ -224,9 +224,10 @@ export class SessionRecorder {
     if (this.ended) return -1;
     const seq = this.seq++;
     const time = preciseNow();
-    const hash = eventHash(this.head, { sessionId: this.id, seq, time, type, data });
+    const dataJson = canonical(data);
+    const hash = eventHashOfCanonicalData(this.head, { sessionId: this.id, seq, time, type }, dataJson);
     this.head = hash;
-    this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
+    this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, dataJson, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
     return seq;
   }
 

@@ -56,6 +56,8 @@ export interface StoredEvent {
   /** Dotted name: session.start, db.query, db.result, db.error, policy.deny, review.decided, session.end … */
   readonly type: string;
   readonly data: Readonly<Record<string, unknown>>;
+  /** canonical(data), when the writer already computed it (saves serialising twice). */
+  readonly dataJson?: string;
   readonly hash: string;
   /** Text indexed for search (already masked), or null. */
   readonly searchText?: string | null;

@@ -43,7 +43,7 @@ export class SqliteStore implements Store {
     this.appendMany = this.db.transaction((events: readonly StoredEvent[]) => {
       for (const e of events) {
         const search = e.searchText ?? null;
-        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, JSON.stringify(e.data), e.hash, search, e.outcome ?? null);
+        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, search, e.outcome ?? null);
         if (search) this.insertFts.run(info.lastInsertRowid, search);
       }
     });
