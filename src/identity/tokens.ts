@@ -38,7 +38,7 @@ export class TokenService {
   ) {}
 
   async issue(opts: IssueOptions): Promise<IssuedToken> {
-    if (!/^[^\s+@]{1,128}$/.test(opts.subject)) throw new AirlockError(ErrorCodes.usage, 'subject must be 1-128 characters, without spaces, + or @');
+    if (!/^[^\s\x00-\x1f]{1,128}$/.test(opts.subject)) throw new AirlockError(ErrorCodes.usage, "subject must be 1-128 characters without spaces");
     if (!(opts.ttlMs > 0)) throw new AirlockError(ErrorCodes.usage, 'ttl must be positive');
     const id = newId();
     const secret = randomBytes(32).toString('base64url');

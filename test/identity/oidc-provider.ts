@@ -7,6 +7,12 @@
  *   `urn:other` (audience `other-api`, the wrong audience for Airlock).
  * - Per-client extra claims (groups, repository, ref …) come from `extraTokenClaims`.
  * - `rotate()` restarts the provider on the same port with a fresh signing key.
+ * - People log in too: `native` clients are public (PKCE, `token_endpoint_auth_method: none`, loopback
+ *   redirect `http://127.0.0.1/callback` on any port, device flow), `web` clients are confidential code-flow
+ *   clients with exact redirect URIs. devInteractions serve the login form (any login, any password; the login
+ *   becomes `sub`) and the consent page. Refresh tokens come with `offline_access` (+ `prompt=consent`).
+ *   Claims (email, groups …) of each person come from `options.users`; ID tokens carry them
+ *   (`conformIdTokenClaims: false`), and so do the person's JWT access tokens.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,9 +25,64 @@ export const RESOURCE_OTHER = 'urn:other';
 
 export interface TestClient {
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** Required unless `type` is `native`. */
+  readonly clientSecret?: string;
   /** Claims added to every access token this client gets. */
   readonly claims?: Record<string, unknown>;
+  /**
+   * `service` (default): client_credentials only. `native`: public client for `airlock login` (code + PKCE with
+   * loopback redirects on any port, device flow, refresh tokens). `web`: confidential code-flow client.
+   */
+  readonly type?: 'service' | 'native' | 'web';
+  /** Exact redirect URIs of a `web` client. */
+  readonly redirectUris?: readonly string[];
+}
+
+export interface IdpOptions {
+  readonly alg?: 'RS256' | 'ES256';
+  /** Claims of people who log in, by login name; anyone else gets sub/email/preferred_username and no groups. */
+  readonly users?: Readonly<Record<string, Record<string, unknown>>>;
+  /** `interval` (seconds) announced in device authorization answers (RFC 8628 default: 5). */
+  readonly deviceInterval?: number;
+}
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+function clientMetadata(c: TestClient): Record<string, unknown> {
+  switch (c.type ?? 'service') {
+    case 'native':
+      return {
+        client_id: c.clientId,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
+        response_types: ['code'],
+        redirect_uris: ['http://127.0.0.1/callback'],
+      };
+    case 'web':
+      return {
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [...(c.redirectUris ?? [])],
+      };
+    default:
+      return {
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'db:connect',
+      };
+  }
+}
+
+function personClaims(users: IdpOptions['users'], accountId: string): Record<string, unknown> {
+  return { sub: accountId, email: `${accountId}@example.test`, email_verified: true, preferred_username: accountId, name: accountId, groups: [], ...users?.[accountId] };
 }
 
 export interface SigningKey {
@@ -56,23 +117,22 @@ export async function newSigningKey(alg: 'RS256' | 'ES256' = 'RS256'): Promise<S
   return { privateJwk, publicJwk, kid, alg };
 }
 
-function buildProvider(issuer: string, key: SigningKey, clients: readonly TestClient[]): Provider {
+function buildProvider(issuer: string, key: SigningKey, clients: readonly TestClient[], options: IdpOptions = {}): Provider {
   const byId = new Map(clients.map((c) => [c.clientId, c]));
   const provider = new Provider(issuer, {
     jwks: { keys: [key.privateJwk] },
-    clients: clients.map((c) => ({
-      client_id: c.clientId,
-      client_secret: c.clientSecret,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: 'db:connect',
-    })),
-    scopes: ['db:connect'],
+    clients: clients.map(clientMetadata),
+    scopes: ['openid', 'offline_access', 'db:connect'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
+    conformIdTokenClaims: false,
+    findAccount: async (_ctx: unknown, accountId: string) => ({
+      accountId,
+      claims: async () => personClaims(options.users, accountId),
+    }),
     ttl: { AccessToken: 600, ClientCredentials: 600 },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
       clientCredentials: { enabled: true },
       // Confidential clients may introspect any token (the gateway's own client introspects the others').
       introspection: { enabled: true, allowedPolicy: async () => true },
@@ -95,11 +155,24 @@ function buildProvider(issuer: string, key: SigningKey, clients: readonly TestCl
         },
       },
     },
-    extraTokenClaims: async (_ctx: unknown, token: { clientId?: string }) => {
+    extraTokenClaims: async (_ctx: unknown, token: { clientId?: string; accountId?: string }) => {
+      if (token.accountId) {
+        // A person's access token: who they are and their groups, as the gateway reads them.
+        const { email, preferred_username, groups } = personClaims(options.users, token.accountId);
+        return { email, preferred_username, groups };
+      }
       const client = token.clientId ? byId.get(token.clientId) : undefined;
       return client?.claims ? { ...client.claims } : undefined;
     },
   });
+  if (options.deviceInterval !== undefined) {
+    // oidc-provider announces no interval (clients then wait the RFC 8628 default of 5 s); tests poll faster.
+    const interval = options.deviceInterval;
+    (provider as unknown as { use(mw: (ctx: { path: string; status: number; body: unknown }, next: () => Promise<void>) => Promise<void>): void }).use(async (ctx, next) => {
+      await next();
+      if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') (ctx.body as Record<string, unknown>).interval = interval;
+    });
+  }
   return provider;
 }
 
@@ -129,19 +202,19 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startIdp(clients: readonly TestClient[], options: { alg?: 'RS256' | 'ES256' } = {}): Promise<TestIdp> {
+export async function startIdp(clients: readonly TestClient[], options: IdpOptions = {}): Promise<TestIdp> {
   let key = await newSigningKey(options.alg);
   // Bind first (port 0) so the issuer URL can carry the real port; the handler is swapped on restart.
   let handler: ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void) | undefined;
   let server = createServer((req, res) => (handler ? handler(req, res) : res.writeHead(503).end()));
   const port = await listen(server, 0);
   const issuer = `http://127.0.0.1:${port}`;
-  let provider = buildProvider(issuer, key, clients);
+  let provider = buildProvider(issuer, key, clients, options);
   handler = provider.callback();
   const secretOf = (clientId: string) => {
     const c = clients.find((x) => x.clientId === clientId);
     if (!c) throw new Error(`unknown test client ${clientId}`);
-    return `Basic ${Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`).toString('base64')}`;
+    return `Basic ${Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret ?? '')}`).toString('base64')}`;
   };
 
   return {
@@ -171,7 +244,7 @@ export async function startIdp(clients: readonly TestClient[], options: { alg?: 
     async rotate() {
       await closeServer(server);
       key = await newSigningKey(options.alg);
-      provider = buildProvider(issuer, key, clients);
+      provider = buildProvider(issuer, key, clients, options);
       handler = provider.callback();
       server = createServer((req, res) => (handler ? handler(req, res) : res.writeHead(503).end()));
       await listen(server, port);

@@ -6,6 +6,12 @@ export interface ProviderMetadata {
   readonly issuer: string;
   readonly jwksUri: string;
   readonly introspectionEndpoint?: string;
+  /** For people's logins (code + PKCE, device flow, refresh, logout); each is https (or loopback) when present. */
+  readonly authorizationEndpoint?: string;
+  readonly tokenEndpoint?: string;
+  readonly deviceAuthorizationEndpoint?: string;
+  readonly endSessionEndpoint?: string;
+  readonly revocationEndpoint?: string;
 }
 
 export class DiscoveryError extends Error {
@@ -53,5 +59,20 @@ export async function discover(issuer: string, options: Pick<FetchJsonOptions, '
     if (badIntro) throw new DiscoveryError(`introspection_endpoint of ${issuer}: ${badIntro}`);
     introspectionEndpoint = doc.introspection_endpoint;
   }
-  return { issuer, jwksUri, introspectionEndpoint };
+  // Login endpoints are optional here: one that is missing or not https (or loopback) is left out rather than
+  // failing token verification, and the login code names what is missing when it needs it.
+  const endpoint = (key: string): string | undefined => {
+    const v = doc[key];
+    return typeof v === 'string' && !insecureUrlReason(v) ? v : undefined;
+  };
+  return {
+    issuer,
+    jwksUri,
+    introspectionEndpoint,
+    authorizationEndpoint: endpoint('authorization_endpoint'),
+    tokenEndpoint: endpoint('token_endpoint'),
+    deviceAuthorizationEndpoint: endpoint('device_authorization_endpoint'),
+    endSessionEndpoint: endpoint('end_session_endpoint'),
+    revocationEndpoint: endpoint('revocation_endpoint'),
+  };
 }
