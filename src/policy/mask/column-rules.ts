@@ -118,7 +118,8 @@ export function compileColumnRule(raw: string): CompiledRule {
   if (pattern === '' || pattern.replaceAll('*', '') === '') {
     throw new Error(`mask: column rule '${raw}' is empty or would match every column`);
   }
-  const kind = explicitKind ?? KIND_BY_RULE[pattern.replace(/[\-. ]/g, '_')] ?? 'secret';
+  const alias = pattern.replace(/[\-. ]/g, '_');
+  const kind = explicitKind ?? (Object.hasOwn(KIND_BY_RULE, alias) ? KIND_BY_RULE[alias] : 'secret');
   if (pattern.includes('*')) return globRule(pattern, kind);
   if (!WORD_RULE_RE.test(pattern)) {
     throw new Error(`mask: column rule '${raw}' must be words joined by '_' (or a glob with '*')`);

@@ -20,6 +20,7 @@ export const H_PEM = 1 << 8; // '-----B'
 export const H_TOKEN = 1 << 9; // 'AKIA'/'ASIA', 'gh?_', 'github_pat_', 'xox?-'
 export const H_ASSIGN = 1 << 10; // '=', ':' or a quote after a key-like word (…word, …wd, …ret, …ken, …key, …ase, by)
 export const H_URI_CRED = 1 << 11; // '://' followed later by '@'
+export const H_HTTP_AUTH = 1 << 12; // 'Bearer ' or 'Basic '
 
 // Table classes for code units < 128; 0 is "nothing to do".
 const K_DIGIT = 1;
@@ -69,7 +70,7 @@ function isHexOrColon(c: number): boolean {
 }
 
 /**
- * Looks back from a '=', ':' or quote at index i for a key-like word: up to four spaces or quotes,
+ * Looks back from a '=', ':' or quote at index i for a key-like word: up to four spaces, tabs or quotes,
  * then the last three letters of the word (lower-cased) among the tails of the secret key names.
  */
 function keyBefore(s: string, i: number): boolean {
@@ -77,7 +78,7 @@ function keyBefore(s: string, i: number): boolean {
   const stop = i - 5;
   while (j >= 0 && j > stop) {
     const c = s.charCodeAt(j);
-    if (c !== 32 && c !== 34 && c !== 39) break;
+    if (c !== 32 && c !== 9 && c !== 34 && c !== 39) break;
     j--;
   }
   if (j < 2) return false;
@@ -100,9 +101,6 @@ function keyBefore(s: string, i: number): boolean {
   }
 }
 
-/** End index of the digit run parsed by the last digitRun() call (avoids allocating a result object). */
-let runEnd = 0;
-
 /**
  * Parses the run of digit groups starting at `start` (joined by single ' ', '-' or '.') and returns
  * the bits it raises. Every digit-run regex (card, SSN, phone, IPv4) refuses to start right after a
@@ -122,10 +120,13 @@ function digitRun(s: string, start: number): number {
   ) {
     h |= H_IBAN;
   }
-  let valid = !(isWordCode(prev) || prev === 46 || prev === 45);
+  const startValid = !(isWordCode(prev) || prev === 46 || prev === 45);
   // IPv4 also refuses "Product/1.2.3.4" (a version token).
-  let ipOk = valid && !(prev === 47 && start >= 2 && isLetterCode(s.charCodeAt(start - 2)));
-  let run = 0; // digits since the run (re)started
+  const startIpOk = startValid && !(prev === 47 && start >= 2 && isLetterCode(s.charCodeAt(start - 2)));
+  let valid = startValid;
+  let ipOk = startIpOk;
+  let groupOk = startValid; // a match may start at the current group (run start, or after a space)
+  let run = 0; // digits since the candidate run started
   let sep = 0; // the separator of the run (0: none yet)
   let seps = 0;
   let big = false; // a group of ≥ 4 digits (IPv4 octets never have one)
@@ -147,8 +148,16 @@ function digitRun(s: string, start: number): number {
     if (valid && (sep === 0 || sep === c)) {
       sep = c;
       seps++;
+    } else if (groupOk) {
+      // The separator changes: a new candidate starts at this group ("0 123-45-6789").
+      if (groupStart !== start) ipOk = true;
+      valid = true;
+      run = group;
+      sep = c;
+      seps = 1;
+      big = group >= 4;
     } else if (c === 32) {
-      // A match may start after a space: count afresh from the next group.
+      // A candidate may start after a space: count afresh from the next group.
       valid = true;
       ipOk = true;
       run = 0;
@@ -158,9 +167,9 @@ function digitRun(s: string, start: number): number {
     } else {
       valid = false; // after '-' or '.' nothing can start
     }
+    groupOk = c === 32;
     i++;
   }
-  runEnd = i;
   return h;
 }
 
@@ -187,13 +196,15 @@ function special(s: string, i: number, k: number): number {
       return 0;
     case K_J: // eyJ; s[i-1] is 'y'
       return i >= 2 && s.charCodeAt(i - 2) === 101 ? H_JWT : 0;
-    case K_B: // -----BEGIN; s[i-1] is '-'
-      return i >= 5 && s.startsWith('-----', i - 5) ? H_PEM : 0;
-    case K_COLON: // s[i-1] is not a digit, or s[i+1] is ':'
-      if (s.charCodeAt(i + 1) === 58) return H_IPV6;
-      if (i === 0 || isDigitCode(s.charCodeAt(i - 1))) return 0;
-      if (s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47) return H_SCHEME;
-      return keyBefore(s, i) ? H_ASSIGN : 0;
+    case K_B: // -----BEGIN (s[i-1] is '-'), or an HTTP auth scheme (s[i+1] is 'e' or 'a')
+      if (s.charCodeAt(i - 1) === 45) return i >= 5 && s.startsWith('-----', i - 5) ? H_PEM : 0;
+      return s.startsWith('Bearer ', i) || s.startsWith('Basic ', i) ? H_HTTP_AUTH : 0;
+    case K_COLON: {
+      // s[i-1] is not a digit, or s[i+1] is ':'
+      const h = s.charCodeAt(i + 1) === 58 ? H_IPV6 : 0;
+      if (i === 0 || isDigitCode(s.charCodeAt(i - 1))) return h;
+      return h | (s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47 ? H_SCHEME : 0) | (keyBefore(s, i) ? H_ASSIGN : 0);
+    }
     case K_ASSIGN:
       return keyBefore(s, i) ? H_ASSIGN : 0;
     case K_UNDERSCORE: // gh[pousr]_ and github_pat_
@@ -228,7 +239,9 @@ export function scan(s: string): number {
       // ≥ 9 digits joined by one kind of separator, IPv4 four groups, and none can start right after a
       // word character, '.' or '-' (their regexes' look-behinds); digitRun() does the exact parse for
       // the few runs that pass. Ids, prices, dates and times are skipped here.
-      let ok = !(p === 46 || p === 45 || isWordCode(p));
+      const startOk = !(p === 46 || p === 45 || isWordCode(p));
+      let ok = startOk;
+      let groupOk = startOk;
       let need = false;
       let digits = 0;
       let groups = 0;
@@ -248,12 +261,18 @@ export function scan(s: string): number {
         const b = s.charCodeAt(j + 1);
         if (b < 48 || b > 57) break;
         if (ok && (sep === 0 || sep === a)) sep = a;
-        else if (a === 32) {
+        else if (groupOk) {
+          ok = true; // restart at this group, as digitRun() does
+          digits = j - g;
+          groups = 1;
+          sep = a;
+        } else if (a === 32) {
           ok = true;
           digits = 0;
           groups = 0;
           sep = 0;
         } else ok = false;
+        groupOk = a === 32;
         j++;
       }
       if (need || (p >= 65 && p <= 90)) h |= digitRun(s, i);
@@ -267,9 +286,11 @@ export function scan(s: string): number {
       case K_J:
         if (p === 121) h |= special(s, i, k);
         break;
-      case K_B:
-        if (p === 45) h |= special(s, i, k);
+      case K_B: {
+        const q = s.charCodeAt(i + 1);
+        if (p === 45 || q === 101 || q === 97) h |= special(s, i, k);
         break;
+      }
       case K_COLON:
         colons++;
         if (p < 48 || p > 57 || s.charCodeAt(i + 1) === 58) h |= special(s, i, k);

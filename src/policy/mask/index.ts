@@ -1,3 +1,13 @@
+/**
+ * Masking engine: finds PII and secrets in result values and free text and replaces them according
+ * to a strategy. Pure (no I/O); compile once per policy/session with compileMasker() and reuse.
+ *
+ *   hints.ts         one-pass pre-filter deciding which detectors can possibly match a string
+ *   detectors/*.ts   one file per kind: regex + validator (Luhn, mod-97, SSA ranges, JWT header …)
+ *   engine.ts        runs the detectors a scan allows, merges overlaps, builds the output
+ *   column-rules.ts  column names masked whole (password, ssn, first_name …)
+ *   strategy.ts      redact / partial / hash replacements
+ */
 import { compileColumnRules, DEFAULT_COLUMN_RULES } from './column-rules.ts';
 import { compileCustomDetector } from './detectors/custom.ts';
 import { BUILTIN_DETECTORS, BUILTIN_KINDS } from './detectors/index.ts';
@@ -8,6 +18,13 @@ import type { Detector, Masker, MaskOptions } from './types.ts';
 export type { BuiltinKind, CustomDetectorSpec, MaskCounts, MaskKind, Masker, MaskOptions, MaskStrategy } from './types.ts';
 export { BUILTIN_KINDS } from './detectors/index.ts';
 export { DEFAULT_COLUMN_RULES } from './column-rules.ts';
+
+const MASK_TOKEN_RE = /^\[[A-Z][A-Z0-9_]*(?:[: ][^\]\s]*)?\](?:@[A-Za-z0-9.\-]+)?$/;
+
+/** "[KIND]", "[KIND:1f3a9c2b]", "[CREDIT_CARD ****1111]", "[EMAIL]@example.com": output of a strategy. */
+function isWholeMaskToken(value: string): boolean {
+  return MASK_TOKEN_RE.test(value);
+}
 
 /** Column-name → kind results are cached per masker; result sets reuse a handful of names. */
 const COLUMN_CACHE_LIMIT = 4096;
@@ -72,6 +89,7 @@ export function compileMasker(options: MaskOptions): Masker {
       if (value.length === 0) return value;
       const kind = columnKind(column);
       if (kind === undefined) return maskString(value, set, format, counts);
+      if (value.charCodeAt(0) === 91 && isWholeMaskToken(value)) return value; // already masked
       if (counts !== undefined) counts[kind] = (counts[kind] ?? 0) + 1;
       return format(kind, value);
     },

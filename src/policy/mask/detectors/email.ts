@@ -7,16 +7,20 @@ import type { Detector, Span } from '../types.ts';
  * Bounded quantifiers and the look-behind (no start inside a local part) keep the match linear.
  */
 const EMAIL_RE =
-  /(?<![\w.%+\-@])[A-Za-z0-9_%+\-](?:[A-Za-z0-9._%+\-]{0,62}[A-Za-z0-9_%+\-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}(?![\w\-]|\.[A-Za-z0-9])/g;
+  /(?<![\w.%+\-@])[A-Za-z0-9_%+\-](?:[A-Za-z0-9._%+\-]{0,62}[A-Za-z0-9_%+\-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}(?![\w\-])/g;
 
 /** Image/asset names like `logo@2x.png` or `icon@dark.svg` look like addresses; none of these is a TLD. */
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'css', 'js', 'json', 'txt', 'pdf', 'html', 'htm']);
 
-/** `scheme://user:secret@host`: the part after ':' is a password in URI userinfo (RFC 3986 §3.2.1), not a mailbox. */
+/**
+ * `scheme://user:secret@host`: what precedes '@' is a password in URI userinfo (RFC 3986 §3.2.1), not
+ * a mailbox; the secret detector masks it.
+ */
 function inUriUserinfo(text: string, start: number): boolean {
-  if (text.charCodeAt(start - 1) !== 58) return false;
-  const scheme = text.lastIndexOf('://', start - 1);
-  return scheme !== -1 && !/[\s\/@]/.test(text.slice(scheme + 3, start - 1));
+  const scheme = text.lastIndexOf('://', start);
+  if (scheme === -1) return false;
+  const userinfo = text.slice(scheme + 3, start);
+  return userinfo.includes(':') && !/[\s\/@]/.test(userinfo);
 }
 
 function accept(m: RegExpExecArray, text: string): Span | null {

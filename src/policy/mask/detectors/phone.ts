@@ -4,7 +4,7 @@ import type { Detector, Span } from '../types.ts';
 /**
  * Telephone numbers: international E.164 forms ('+' country code, 8–15 digits in all, ITU-T E.164 §6)
  * and two national shapes with separators — NANP (NXX-NXX-XXXX, N = 2–9, optional leading 1 and
- * parenthesised area code) and trunk-prefix numbers ('0' then 9–10 digits in groups of 2–5, as in
+ * parenthesised area code) and trunk-prefix numbers ('0' then 9–10 digits in groups of 2–8, as in
  * the UK, France, Germany, Australia). Anything else made of digits and separators (dates, versions,
  * plain integers, order numbers, IPs) is rejected by the shape check rather than by the regex.
  */
@@ -93,7 +93,8 @@ export function isPhone(s: string): boolean {
   if (paren > 0) return false; // nationally only the area code is parenthesised
   if (isNanp(groups)) return true;
   if (digits[0] !== '0' || digits[1] === '0' || digits.length < 10 || digits.length > 11) return false;
-  return groups.length <= 5 && groups.every((g) => g.length >= 2 && g.length <= 5);
+  // Trunk '0' + area code (2–5 digits), then subscriber groups: "020 7946 0958", "07700 900123", "030 12345678".
+  return groups.length <= 5 && groups[0].length <= 5 && groups.every((g) => g.length >= 2 && g.length <= 8);
 }
 
 /** Tries the candidate, then the candidate without trailing space-separated groups ("… 0958 2 times"). */
