@@ -58,7 +58,7 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
         groups: [],
         kind: 'user',
         // Not a gateway credential: the operator ran the CLI on the gateway host with its configuration.
-        authMethod: 'local' as Identity['authMethod'],
+        authMethod: 'local',
         credentialId: `os-user:${osUser()}`,
       };
       const policies = await buildConnectionPolicies(loaded.config);

@@ -3,7 +3,8 @@ export interface Identity {
   readonly subject: string;
   readonly groups: readonly string[];
   readonly kind: 'user' | 'service';
-  readonly authMethod: 'token' | 'oidc' | 'saml' | 'ssh-key';
+  /** How the identity was proven; `local` is an operator on the gateway host using its data dir. */
+  readonly authMethod: 'token' | 'oidc' | 'saml' | 'ssh-key' | 'local';
   /** Id of the credential that proved it (token id, key fingerprint…), never the secret. */
   readonly credentialId?: string;
   readonly claims?: Readonly<Record<string, unknown>>;
