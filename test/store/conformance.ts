@@ -65,6 +65,24 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await s.close();
     });
 
+    it('large payloads (terminal output) round-trip exactly', async () => {
+      const s = await open();
+      const base = {
+        protocol: 'ssh', connection: 'web', subject: 'alice', groups: [], kind: 'user' as const, authMethod: 'ssh-key', credentialId: null, clientAddress: '127.0.0.1:1',
+        application: null, startedAt: 1, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
+      };
+      await s.insertSession({ ...base, id: 'big' });
+      const output = Array.from({ length: 400 }, (_, i) => `\u001b[32m${i}\u001b[0m drwxr-xr-x 2 root root 4096 Nov 24 01:${String(i % 60).padStart(2, '0')} dir${i}\r\n`).join('');
+      const data = { stream: 'stdout', data: output, note: 'ünïcödé ✓' };
+      const e = { sessionId: 'big', seq: 0, time: 5, type: 'ssh.output', data };
+      await s.appendEvents([{ ...e, hash: eventHash(GENESIS, e) }]);
+      const back: StoredEvent[] = [];
+      for await (const x of s.readEvents('big')) back.push(x);
+      expect(back[0].data).toEqual(data);
+      expect(back[0].hash).toBe(eventHash(GENESIS, { ...e, data: back[0].data }));
+      await s.close();
+    });
+
     it('ledger: hash-linked appends, head, pages', async () => {
       const s = await open();
       for (let i = 0; i < 3; i++) {

@@ -113,4 +113,7 @@ export const MIGRATIONS: readonly string[] = [
     connection TEXT NOT NULL
   );
   `,
+  `
+  ALTER TABLE events ADD COLUMN data_z BLOB;
+  `,
 ];

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
@@ -13,6 +14,8 @@ import type { SshHostKeyRecord, SshKeyRecord } from '../types.ts';
 import type { AuditRecord, ReviewFilter, ReviewRecord, ReviewStatus } from '../review-types.ts';
 
 const PAGE = 500;
+/** Event payloads at least this long (characters of JSON) are compressed. */
+const COMPRESS_FROM = 1024;
 export const GENESIS_HASH = '0'.repeat(64);
 
 type Row = Record<string, unknown>;
@@ -37,13 +40,16 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.insertEvent = this.db.prepare(
-      'INSERT INTO events (session_id, seq, time, type, data, hash, search_text, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertFts = this.db.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
     this.appendMany = this.db.transaction((events: readonly StoredEvent[]) => {
       for (const e of events) {
         const search = e.searchText ?? null;
-        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, search, e.outcome ?? null);
+        const json = e.dataJson ?? JSON.stringify(e.data);
+        // Large payloads (terminal output, big samples) are stored deflated; small ones stay readable text.
+        const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
+        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, z ? '' : json, z, e.hash, search, e.outcome ?? null);
         if (search) this.insertFts.run(info.lastInsertRowid, search);
       }
     });
@@ -348,10 +354,14 @@ function toSession(r: Row): SessionRecord {
   };
 }
 
+function eventData(r: Row): Record<string, unknown> {
+  return JSON.parse(r.data_z ? inflateRawSync(r.data_z as Buffer).toString('utf8') : String(r.data));
+}
+
 function toEvent(r: Row): StoredEvent {
   return {
     sessionId: String(r.session_id), seq: Number(r.seq), time: Number(r.time), type: String(r.type),
-    data: JSON.parse(String(r.data)), hash: String(r.hash),
+    data: eventData(r), hash: String(r.hash),
     searchText: r.search_text == null ? null : String(r.search_text), outcome: r.outcome == null ? null : String(r.outcome),
   };
 }
