@@ -40,7 +40,7 @@ export function preciseNow(): number {
 export class Recorder {
   private queue: StoredEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private writing: Promise<void> | undefined;
   private failures = 0;
   private lastError: Error | undefined;
   private readonly flushIntervalMs: number;
@@ -114,45 +114,62 @@ export class Recorder {
   /** @internal queued by SessionRecorder. */
   enqueue(event: StoredEvent): void {
     this.queue.push(event);
-    if (this.queue.length >= this.maxBatch) this.flushQuietly();
-    else if (!this.timer) this.timer = setTimeout(() => this.flushQuietly(), this.flushIntervalMs);
+    if (this.writing) return; // the write under way picks this up when it completes
+    if (this.queue.length >= this.maxBatch) this.kick();
+    else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.flushIntervalMs);
   }
 
-  /** Background flush: a failure is already logged and retried, and shows in `healthy`. */
-  private flushQuietly(): void {
-    this.flush().catch(() => {});
-  }
-
-  /** Writes everything queued so far; resolves when it is in the store (or rejects when the store fails). */
-  async flush(): Promise<void> {
+  /** Starts a background write when none is under way; failures are logged, retried and shown in `healthy`. */
+  private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.flushing) await this.flushing;
-    if (this.queue.length === 0) return;
+    if (!this.writing && this.queue.length) this.writeBatch().catch(() => {});
+  }
+
+  /**
+   * Writes everything queued now as one batch. While it is in the store, new events queue up and are
+   * written as the next batch as soon as this one commits (group commit, at most one write in flight).
+   */
+  private writeBatch(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
-    this.flushing = this.store.appendEvents(batch).then(
+    this.writing = this.store.appendEvents(batch).then(
       () => {
         if (this.failures > 0) this.log.info({ events: batch.length }, 'recording store recovered');
         this.failures = 0;
         this.lastError = undefined;
+        this.writing = undefined;
+        if (this.queue.length) this.kick();
       },
       (err: Error) => {
         this.queue = batch.concat(this.queue);
         this.failures++;
         this.lastError = err;
+        this.writing = undefined;
         this.log.error({ err: err.message, queued: this.queue.length }, 'recording store write failed; retrying');
         const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
-        if (!this.timer) this.timer = setTimeout(() => this.flushQuietly(), delay);
+        if (!this.timer) this.timer = setTimeout(() => this.kick(), delay);
         throw err;
       },
     );
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
+    return this.writing;
+  }
+
+  /** Writes everything queued so far; resolves when it is in the store, rejects when the store fails. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.writing || this.queue.length) {
+      if (this.writing) {
+        await this.writing.catch(() => {});
+        if (this.failures > 0) throw this.lastError ?? new Error('recording store unavailable');
+        continue;
+      }
+      await this.writeBatch();
     }
   }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
@@ -7,6 +7,8 @@ import type {
   LedgerEntry, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
+import { createEventWriter, type EventRow } from './event-writer.mjs';
+import { EventWriterThread } from './event-writer-thread.ts';
 import type { SessionEvent } from '../types.ts';
 import { SqliteReviewStore } from './review-store.ts';
 import { SqliteSshKeyStore } from './ssh-key-store.ts';
@@ -14,8 +16,6 @@ import type { SshHostKeyRecord, SshKeyRecord } from '../types.ts';
 import type { AuditRecord, ReviewFilter, ReviewRecord, ReviewStatus } from '../review-types.ts';
 
 const PAGE = 500;
-/** Event payloads at least this long (characters of JSON) are compressed. */
-const COMPRESS_FROM = 1024;
 export const GENESIS_HASH = '0'.repeat(64);
 
 type Row = Record<string, unknown>;
@@ -24,11 +24,11 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly db: Database.Database;
-  private readonly insertEvent: Database.Statement;
-  private readonly insertFts: Database.Statement;
-  private readonly appendMany: (events: readonly StoredEvent[]) => void;
+  private readonly writeRows: (rows: readonly EventRow[]) => void;
+  /** Event batches go to a writer thread (its own connection) unless the store is in memory. */
+  private readonly writer: EventWriterThread | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, options: { writerThread?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(file);
@@ -39,20 +39,8 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
-    this.insertEvent = this.db.prepare(
-      'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.insertFts = this.db.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
-    this.appendMany = this.db.transaction((events: readonly StoredEvent[]) => {
-      for (const e of events) {
-        const search = e.searchText ?? null;
-        const json = e.dataJson ?? JSON.stringify(e.data);
-        // Large payloads (terminal output, big samples) are stored deflated; small ones stay readable text.
-        const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
-        const info = this.insertEvent.run(e.sessionId, e.seq, e.time, e.type, z ? '' : json, z, e.hash, search, e.outcome ?? null);
-        if (search) this.insertFts.run(info.lastInsertRowid, search);
-      }
-    });
+    this.writeRows = createEventWriter(this.db);
+    if (file !== ':memory:' && options.writerThread !== false) this.writer = new EventWriterThread(file);
   }
 
   private migrate(): void {
@@ -131,8 +119,12 @@ export class SqliteStore implements Store {
 
   async appendEvents(events: readonly StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
+    const rows: EventRow[] = events.map((e) => [
+      e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, e.searchText ?? null, e.outcome ?? null,
+    ]);
     try {
-      this.appendMany(events);
+      if (this.writer) await this.writer.write(rows);
+      else this.writeRows(rows);
     } catch (err) {
       throw new AirlockError(ErrorCodes.store, `cannot write events: ${(err as Error).message}`, { cause: err });
     }
@@ -308,6 +300,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,50 @@
+import { Worker } from 'node:worker_threads';
+import type { EventRow } from './event-writer.mjs';
+
+/** Posts event batches to the writer thread; each call resolves when its batch is committed. */
+export class EventWriterThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failed: Error | undefined;
+
+  constructor(file: string) {
+    this.worker = new Worker(new URL('./event-writer-worker.mjs', import.meta.url), { workerData: { file } });
+    this.worker.unref();
+    this.worker.on('message', (m: { id: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(m.error));
+      else p.resolve();
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`event writer thread exited (${code})`)));
+  }
+
+  write(rows: EventRow[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve: () => resolve(), reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, rows });
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failed ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.failed) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage('close');
+    this.failed = new Error('event writer closed');
+    await exited;
+  }
+}
