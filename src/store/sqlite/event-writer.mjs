@@ -5,16 +5,34 @@ import { deflateRawSync } from 'node:zlib';
 /** Event payloads at least this long (characters of JSON) are stored deflated. */
 export const COMPRESS_FROM = 1024;
 
+/** One FTS token per session fact: a letter for the field, then the value's UTF-8 as hex. */
+export function metaToken(field, value) {
+  return field + Buffer.from(String(value), 'utf8').toString('hex');
+}
+
 export function createEventWriter(db) {
+  const sessionOf = db.prepare('SELECT subject, connection, protocol, groups FROM sessions WHERE id = ?');
+  const metaCache = new Map();
+  const metaFor = (sessionId) => {
+    let meta = metaCache.get(sessionId);
+    if (meta === undefined) {
+      const s = sessionOf.get(sessionId);
+      meta = s ? [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...JSON.parse(s.groups).map((g) => metaToken('g', g))].join(' ') : '';
+      if (metaCache.size > 10000) metaCache.clear();
+      metaCache.set(sessionId, meta);
+    }
+    return meta;
+  };
   const insertEvent = db.prepare(
-    'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
-  const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
+  const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text, search_meta) VALUES (?, ?, ?)');
   return db.transaction((rows) => {
     for (const [sessionId, seq, time, type, json, hash, search, outcome] of rows) {
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
-      const info = insertEvent.run(sessionId, seq, time, type, z ? '' : json, z, hash, search, outcome);
-      if (search) insertFts.run(info.lastInsertRowid, search);
+      const meta = search ? metaFor(sessionId) : null;
+      const info = insertEvent.run(sessionId, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
+      if (search) insertFts.run(info.lastInsertRowid, search, meta);
     }
   });
 }

@@ -116,4 +116,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE events ADD COLUMN data_z BLOB;
   `,
+  // Session facts (subject, connection, protocol, groups) as tokens beside the statement text, so a
+  // filtered search intersects posting lists instead of joining every match.
+  `
+  ALTER TABLE events ADD COLUMN search_meta TEXT;
+  DROP TABLE events_fts;
+  CREATE VIRTUAL TABLE events_fts USING fts5(search_text, search_meta, content='events', content_rowid='id');
+  INSERT INTO events_fts (events_fts) VALUES ('rebuild');
+  `,
 ];

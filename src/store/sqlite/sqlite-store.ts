@@ -7,7 +7,7 @@ import type {
   LedgerEntry, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
-import { createEventWriter, type EventRow } from './event-writer.mjs';
+import { createEventWriter, metaToken, type EventRow } from './event-writer.mjs';
 import { EventWriterThread } from './event-writer-thread.ts';
 import type { SessionEvent } from '../types.ts';
 import { SqliteReviewStore } from './review-store.ts';
@@ -110,7 +110,7 @@ export class SqliteStore implements Store {
   async deleteSession(id: string): Promise<void> {
     this.db.transaction(() => {
       this.db
-        .prepare("INSERT INTO events_fts (events_fts, rowid, search_text) SELECT 'delete', id, search_text FROM events WHERE session_id = ? AND search_text IS NOT NULL")
+        .prepare("INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, search_meta FROM events WHERE session_id = ? AND search_text IS NOT NULL")
         .run(id);
       this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
@@ -187,7 +187,12 @@ export class SqliteStore implements Store {
       FROM events_fts CROSS JOIN events e ON e.id = events_fts.rowid CROSS JOIN sessions s ON s.id = e.session_id
       WHERE events_fts MATCH ? AND events_fts.rowid BETWEEN ? AND ? ${cond.length ? `AND ${cond.join(' AND ')}` : ''}
       ORDER BY events_fts.rowid DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(ftsPhrase(filter.text), lo, hi, ...condArgs, filter.limit ?? 100) as Row[];
+    const meta = [
+      filter.user && metaToken('u', filter.user), filter.connection && metaToken('c', filter.connection),
+      filter.protocol && metaToken('p', filter.protocol), filter.group && metaToken('g', filter.group),
+    ].filter(Boolean);
+    const match = [`search_text : ${ftsPhrase(filter.text)}`, ...meta.map((t) => `search_meta : ${t}`)].join(' AND ');
+    const rows = this.db.prepare(sql).all(match, lo, hi, ...condArgs, filter.limit ?? 100) as Row[];
     return rows.map((r) => ({
       sessionId: String(r.session_id), seq: Number(r.seq), time: Number(r.time), type: String(r.type),
       snippet: String(r.snippet), subject: String(r.subject), connection: String(r.connection),
