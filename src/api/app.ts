@@ -7,6 +7,7 @@ import { oidcLoginRoutes, oidcLoginSettings } from './oidc-login.ts';
 import { samlRoutes } from './saml.ts';
 import { sessionRoutes } from './sessions.ts';
 import { tokenRoutes } from './tokens.ts';
+import { evidenceRoutes } from './evidence.ts';
 import { openApiDocument, trackRoutes } from './openapi.ts';
 import { sessionCookie } from './web-session.ts';
 
@@ -60,6 +61,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(sessionRoutes(ctx));
   await app.register(reviewRoutes(ctx));
   await app.register(tokenRoutes(ctx));
+  await app.register(evidenceRoutes(ctx));
   if (oidcLoginSettings(ctx.config)) await app.register(oidcLoginRoutes(ctx));
   if (ctx.config.identity.saml) await app.register(samlRoutes(ctx));
   return app;

@@ -27,6 +27,10 @@ export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
         const decided = await ctx.reviews.decide(id, req.caller!.identity, action === 'approve', {
           reason: body.reason, forMs: body.for ? parseDuration(body.for) : undefined,
         });
+        await ctx.store.appendAudit({
+          time: Date.now(), subject: req.caller!.identity.subject, action: `review.${action}`, target: id,
+          detail: { kind: decided.kind, connection: decided.connection, requester: decided.requester, rule: decided.rule, reason: decided.reason },
+        });
         return { review: publicView(decided) };
       });
     }

@@ -59,6 +59,8 @@ describe('role matrix over every endpoint (deny by default)', () => {
     { method: 'GET', path: () => '/api/audit', allowed: ['auditor', 'admin'] },
     { method: 'GET', path: () => '/api/reviews', allowed: ['user', 'other', 'approver', 'auditor', 'admin'] },
     { method: 'GET', path: () => '/api/tokens', allowed: ['admin'] },
+    { method: 'GET', path: () => '/api/events?since=1h', allowed: ['auditor', 'admin'] },
+    { method: 'GET', path: () => '/api/verify', allowed: ['auditor', 'admin'] },
     { method: 'POST', path: () => '/api/tokens', body: { subject: 'x', groups: [], ttl: '1m' }, allowed: ['admin'] },
     { method: 'DELETE', path: () => '/api/tokens/doesnotexist', allowed: [] },
   ];
@@ -77,6 +79,16 @@ describe('role matrix over every endpoint (deny by default)', () => {
     expect(own.sessions).toEqual([]);
     const all = await (await fetch(`${apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${tokens.auditor}` } })).json();
     expect(all.sessions.map((s: { subject: string }) => s.subject)).toContain('alice');
+  });
+
+  it('the event stream serves JSON Lines and OCSF to auditors', async () => {
+    const res = await fetch(`${apiUrl}/api/events?since=1h&format=ocsf`, { headers: { authorization: `Bearer ${tokens.auditor}` } });
+    expect(res.headers.get('content-type')).toContain('ndjson');
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => typeof l.class_uid === 'number' && l.metadata?.product?.name === 'Airlock')).toBe(true);
+    const verify = await (await fetch(`${apiUrl}/api/verify`, { headers: { authorization: `Bearer ${tokens.auditor}` } })).json();
+    expect(verify.breaks).toEqual([]);
   });
 
   it('viewing a recording is itself recorded', async () => {
