@@ -11,6 +11,8 @@ export interface TestGateway {
   readonly gw: Gateway;
   readonly dataDir: string;
   readonly pgPort: number;
+  /** Port of the SSH listener when the config has `listen.ssh` (e.g. '127.0.0.1:0'), else 0. */
+  readonly sshPort: number;
   token(subject: string, groups: string[], opts?: { ttlMs?: number; service?: boolean }): Promise<string>;
   stop(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export async function startGateway(raw: Record<string, unknown>, options: { revi
     gw,
     dataDir,
     pgPort: gw.listeners.get('postgres')?.port ?? 0,
+    sshPort: gw.listeners.get('ssh')?.port ?? 0,
     async token(subject, groups, opts = {}) {
       return (await gw.tokens.issue({ subject, groups, ttlMs: opts.ttlMs ?? 3_600_000, service: opts.service })).token;
     },

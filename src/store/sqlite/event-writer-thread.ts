@@ -43,6 +43,7 @@ export class EventWriterThread {
   async close(): Promise<void> {
     if (this.failed) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.ref(); // keep the process alive until the thread has closed its connection
     this.worker.postMessage('close');
     this.failed = new Error('event writer closed');
     await exited;

@@ -1,0 +1,136 @@
+import type { Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import type { AuthContext, ClientInfo, Connection, Server } from 'ssh2';
+import type { SshConnectionConfig } from '../../config/schema.ts';
+import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
+import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
+import { AUTH_METHODS, ClientAuth, type LoginName } from './auth.ts';
+import { loadHostKey, type GatewayHostKey } from './host-key.ts';
+import { refuseAfterAuth } from './refuse.ts';
+import { SshSession } from './session.ts';
+
+/** OpenSSH's default MaxAuthTries. */
+const MAX_AUTH_FAILURES = 6;
+
+type Admission =
+  | { readonly granted: true; readonly identity: Identity; readonly login: LoginName; readonly connection: SshConnectionConfig }
+  | { readonly granted: false; readonly message: string };
+
+type AuthStep = { readonly kind: 'admit'; readonly admission: Admission } | { readonly kind: 'key-ok' } | { readonly kind: 'reject' };
+
+/**
+ * SSH adapter. Clients log in as `SUBJECT+CONNECTION` with a registered key or an access token as the
+ * password; the gateway then opens the target with the credential it holds and relays channels with
+ * policy and recording. The gateway has its own stable host key (`<dataDir>/keys/ssh-host-ed25519`).
+ *
+ * A proven identity that may not use the connection is still let in, then told why on stderr with exit
+ * status 1 (an SSH authentication failure cannot carry a message); see docs/ssh.md.
+ */
+export class SshEngine implements ProtocolEngine {
+  readonly protocol = 'ssh';
+  readonly hostKey: GatewayHostKey;
+  private readonly server: Server;
+  private readonly auth: ClientAuth;
+  private readonly sessions = new Set<SshSession>();
+  private readonly clients = new Set<Connection>();
+  private closing = false;
+
+  constructor(private readonly ctx: EngineContext) {
+    this.hostKey = loadHostKey(ctx.dataDir);
+    if (!this.hostKey.file) ctx.log.warn('no data dir: the SSH host key is ephemeral and changes on every start');
+    else ctx.log.info({ fingerprint: this.hostKey.publicKey.fingerprint, file: `${this.hostKey.file}.pub` }, 'ssh host key');
+    this.server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey], ident: 'Airlock' }, (client, info) => this.accept(client, info));
+    this.auth = new ClientAuth(ctx.recorder.store, ctx.authenticator, ctx.log);
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  handle(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.server.injectSocket(socket);
+  }
+
+  private accept(client: Connection, info: ClientInfo): void {
+    const clientAddress = `${info.ip.includes(':') ? `[${info.ip}]` : info.ip}:${info.port}`;
+    const software = info.header?.versions?.software ?? null;
+    this.clients.add(client);
+    let admission: Admission | undefined;
+    let failures = 0;
+    client.on('error', (err: Error) => this.ctx.log.debug({ client: clientAddress, err: err.message }, 'ssh client error'));
+    client.on('close', () => this.clients.delete(client));
+    client.on('authentication', (auth: AuthContext) => {
+      this.authenticate(auth, clientAddress).then(
+        (step) => {
+          if (step.kind === 'admit') {
+            admission = step.admission;
+            return auth.accept();
+          }
+          // The publickey query step: accept() without a signature answers PK_OK.
+          if (step.kind === 'key-ok') return auth.accept();
+          if (auth.method !== 'none' && ++failures >= MAX_AUTH_FAILURES) {
+            auth.reject();
+            client.end();
+            return;
+          }
+          auth.reject([...AUTH_METHODS]);
+        },
+        (err: Error) => {
+          this.ctx.log.warn({ client: clientAddress, err: err.message }, 'ssh authentication error');
+          auth.reject([...AUTH_METHODS]);
+        },
+      );
+    });
+    client.on('ready', () => {
+      if (!admission) return client.end();
+      if (!admission.granted) return refuseAfterAuth(client, admission.message, 1);
+      if (this.closing) return refuseAfterAuth(client, 'the gateway is shutting down', 255);
+      const session = new SshSession({
+        ctx: this.ctx, client, identity: admission.identity, name: admission.login.connection, connection: admission.connection,
+        clientAddress, clientSoftware: software, hostKeys: this.ctx.recorder.store, onEnd: (s) => this.sessions.delete(s),
+      });
+      this.sessions.add(session);
+    });
+  }
+
+  /** One authentication request: admit (identity proven), key-ok (publickey query step) or reject. */
+  private async authenticate(auth: AuthContext, clientAddress: string): Promise<AuthStep> {
+    if (auth.method === 'none') return { kind: 'reject' };
+    const outcome = await this.auth.check(auth, clientAddress);
+    if (outcome.result === 'key-ok') return { kind: 'key-ok' };
+    if (outcome.result === 'reject') {
+      this.auth.logRefusal(auth, clientAddress, outcome.why);
+      return { kind: 'reject' };
+    }
+    const { identity, login } = outcome;
+    try {
+      const connection = checkConnectionAccess(identity, login.connection, this.ctx.connection(login.connection));
+      if (connection.type !== 'ssh') {
+        throw new AirlockError(ErrorCodes.unknownConnection, `connection "${login.connection}" is not an SSH connection`, { expose: true });
+      }
+      await checkAccessGrant(identity, login.connection, connection, this.ctx.reviews?.hasAccess?.bind(this.ctx.reviews));
+      this.ctx.log.info({ client: clientAddress, subject: identity.subject, connection: login.connection, method: identity.authMethod }, 'ssh client authenticated');
+      return { kind: 'admit', admission: { granted: true, identity, login, connection } };
+    } catch (err) {
+      const message = clientMessage(err, 'access denied');
+      this.ctx.log.info({ client: clientAddress, subject: identity.subject, connection: login.connection, err: message }, 'ssh access refused');
+      return { kind: 'admit', admission: { granted: false, message } };
+    }
+  }
+
+  async close(reason = 'gateway_shutdown'): Promise<void> {
+    this.closing = true;
+    const all = [...this.sessions];
+    for (const s of all) s.terminate('the gateway is shutting down', reason);
+    await Promise.all(all.map((s) => s.closed));
+    for (const c of this.clients) c.end();
+  }
+}

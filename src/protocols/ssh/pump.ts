@@ -1,0 +1,32 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Moves data from `from` to `to` honouring backpressure: when `to.write()` says its buffer is full,
+ * `from` is paused until `to` drains. With ssh2 channels a paused reader stops granting window to its
+ * peer, so the sender stops too and memory stays bounded by the SSH windows on both sides.
+ */
+export function pump(from: Readable, to: Writable, observe?: (chunk: Buffer) => void): void {
+  from.on('data', (chunk: Buffer) => {
+    observe?.(chunk);
+    writeOrPause(to, from, chunk);
+  });
+}
+
+/** One backpressured write: pauses `from` (once) until `to` drains. */
+export function writeOrPause(to: Writable, from: Readable, chunk: Buffer): void {
+  if (to.write(chunk) || from.isPaused()) return;
+  from.pause();
+  to.once('drain', () => from.resume());
+}
+
+/** Resolves when everything written to `w` so far has been handed on (SSH window permitting). */
+export function flushed(w: Writable, timeoutMs = 5_000): Promise<void> {
+  if (!w.writable || w.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    w.write(Buffer.alloc(0), () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,94 @@
+import { createServer, connect, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSshd, type SshdServer } from '../harness/sshd.ts';
+import { startGateway, type TestGateway } from '../harness/gateway.ts';
+import { freePort } from '../harness/ports.ts';
+import { waitFor, waitForPort } from '../harness/wait.ts';
+import { clientOptions, endedSession, makeClientKey, registerKey, run, sessionEvents, sshConnection, type ClientKey } from './helpers.ts';
+
+let sshd: SshdServer;
+let gw: TestGateway;
+let key: ClientKey;
+let echo: Server;
+let echoPort: number;
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  gw = await startGateway({
+    listen: { ssh: '127.0.0.1:0' },
+    connections: { 'web-01': await sshConnection(sshd), 'no-fwd': await sshConnection(sshd, { allowPortForwarding: false }) },
+  });
+  key = await makeClientKey();
+  await registerKey(gw.gw.store, key, 'alice', ['ops']);
+  echo = createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  echoPort = (echo.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await sshd?.stop();
+  await key?.remove();
+  echo?.close();
+});
+
+/** Starts `ssh -N -L` through the gateway; returns the local port and a function that ends it. */
+async function tunnel(login: string): Promise<{ port: number; stop: () => Promise<{ code: number; stderr: string }> }> {
+  const port = await freePort();
+  let pid = 0;
+  const done = run('ssh', [...clientOptions(gw.sshPort, key.file), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${login}@127.0.0.1`], {
+    timeoutMs: 60_000, onSpawn: (p) => (pid = p),
+  });
+  await waitForPort(port, { timeoutMs: 10_000 });
+  return {
+    port,
+    stop: async () => {
+      process.kill(pid, 'SIGTERM');
+      return done;
+    },
+  };
+}
+
+/** Sends `data` through the tunnel and collects what comes back until `expect` bytes or the socket closes. */
+function roundTrip(port: number, data: Buffer, expectBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const s = connect(port, '127.0.0.1', () => s.write(data));
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      n += d.length;
+      if (n >= expectBytes) s.end();
+    });
+    s.on('close', () => resolve(Buffer.concat(chunks)));
+    // A refused channel makes ssh reset the local connection: that is an answer too.
+    s.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks)) : reject(err)));
+  });
+}
+
+describe('local port forwarding through the gateway', () => {
+  it('relays a forwarded TCP connection and records the bytes each way', async () => {
+    const since = Date.now();
+    const t = await tunnel('alice+web-01');
+    const payload = Buffer.alloc(300_000, 7);
+    const back = await roundTrip(t.port, payload, payload.length);
+    expect(back.equals(payload)).toBe(true);
+    await t.stop();
+    const s = await endedSession(gw.gw.store, 'alice', since);
+    // (The tunnel's readiness probe made a forward of its own, with no bytes.)
+    const fwd = await waitFor(async () => (await sessionEvents(gw.gw.store, s.id)).find((e) => e.type === 'ssh.forward' && Number(e.data.bytesIn) > 0));
+    expect(fwd.data).toMatchObject({ host: '127.0.0.1', port: echoPort, bytesIn: 300_000, bytesOut: 300_000 });
+  });
+
+  it('refuses forwarding on a connection with allowPortForwarding: false', async () => {
+    const since = Date.now();
+    const t = await tunnel('alice+no-fwd');
+    const back = await roundTrip(t.port, Buffer.from('hello'), 5);
+    expect(back.length).toBe(0);
+    await t.stop();
+    const s = await endedSession(gw.gw.store, 'alice', since);
+    const events = await sessionEvents(gw.gw.store, s.id);
+    expect(events.find((e) => e.type === 'policy.deny')?.data).toMatchObject({ kind: 'forward', rule: 'allowPortForwarding' });
+    expect(events.find((e) => e.type === 'ssh.forward')).toMatchObject({ data: { status: 'denied' }, outcome: 'denied' });
+  });
+});
