@@ -5,7 +5,7 @@ import { publishCheckpoint } from '../recording/checkpoint.ts';
 import { forensicsSettings } from '../recording/forensics-config.ts';
 import { loadExistingKeyRing } from '../recording/key-files.ts';
 import { parse, str, type Io } from './args.ts';
-import { withLocalStore } from './local.ts';
+import { auditLocal, withLocalStore } from './local.ts';
 
 const HELP = `airlock export SESSION_ID… --out FILE [--json]
     writes a signed, self-contained evidence bundle of ended sessions (verify it anywhere: airlock verify --bundle FILE)`;
@@ -22,6 +22,7 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     const keys = loadExistingKeyRing(loaded.dataDir);
     const file = resolve(out);
     const r = await exportBundle(store, keys, positionals, file);
+    for (const id of positionals) await auditLocal(store, 'session.export', id, { file });
     const published = await publishCheckpoint(r.checkpoint, { dataDir: loaded.dataDir, webhookUrl: forensicsSettings(loaded.config).checkpointWebhook });
     if (values.json === true) io.out(JSON.stringify({ file, ...r, webhook: published.webhook }, null, 2));
     else {

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
@@ -11,4 +12,18 @@ export async function withLocalStore<T>(configPath: string | undefined, fn: (sto
   } finally {
     await store.close();
   }
+}
+
+/** The operator on the gateway host, for the audit trail of local reads (`sessions show`, `replay`, `export`). */
+export function localOperator(): string {
+  try {
+    return `local:${userInfo().username}`;
+  } catch {
+    return 'local:unknown';
+  }
+}
+
+/** Looking at or exporting a recording is itself recorded, whoever does it and however. */
+export async function auditLocal(store: Store, action: string, target: string, detail: Record<string, unknown> = {}): Promise<void> {
+  await store.appendAudit({ time: Date.now(), subject: localOperator(), action, target, detail: { via: 'cli', ...detail } });
 }

@@ -10,6 +10,7 @@ import { reexecute, sandboxConnection, type ReexecLine } from '../recording/reex
 import { playSession, type StepKey } from '../recording/replay.ts';
 import { buildConnectionPolicies } from '../server/policies.ts';
 import { openStore } from '../store/open.ts';
+import { auditLocal } from './local.ts';
 import { parse, str, type Io } from './args.ts';
 
 const HELP = `airlock replay ID [--speed N | --no-wait] [--step]
@@ -49,6 +50,7 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
   try {
     const session = await store.getSession(id);
     if (!session) throw new AirlockError(ErrorCodes.notFound, `no session ${id}`);
+    await auditLocal(store, values.exec ? 'session.reexec' : 'session.replay', id, values.exec ? { to } : {});
 
     if (values.exec) {
       sandboxConnection(loaded.config, session, to!, values.force === true);

@@ -2,7 +2,7 @@ import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import type { SessionRecord, StoredEvent } from '../store/types.ts';
 import { parse, str, type Io } from './args.ts';
-import { withLocalStore } from './local.ts';
+import { auditLocal, withLocalStore } from './local.ts';
 import { holdCommand } from './hold.ts';
 
 const HELP = `airlock sessions list [--user U] [--connection C] [--search TEXT] [--outcome allowed|denied|reviewed|error] [--since 1h] [--limit N] [--json]
@@ -47,6 +47,7 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
       if (!id) throw new AirlockError(ErrorCodes.usage, `session id required\n${HELP}`);
       const session = await store.getSession(id);
       if (!session) throw new AirlockError(ErrorCodes.notFound, `no session ${id}`);
+      await auditLocal(store, 'session.view', id);
       if (json) {
         const events: StoredEvent[] = [];
         for await (const e of store.readEvents(id)) events.push(e);

@@ -73,6 +73,8 @@ describe('CLI against the local data dir', () => {
     expect(show.out).toContain("select 'needle-in-haystack' as x");
     expect(show.out).toContain('SELECT 1, 1 rows');
     expect(show.out).toContain('needle-in-haystack');
+    const audit = await gw.gw.store.listAudit({ target: id });
+    expect(audit.some((a) => a.action === 'session.view' && a.subject.startsWith('local:'))).toBe(true);
     const search = await runCli(['sessions', 'list', '--search', 'needle-in-haystack', '--config', cfg]);
     expect(search.out).toContain(id);
     const tokens = await runCli(['tokens', 'list', '--config', cfg]);
