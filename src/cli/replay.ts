@@ -8,6 +8,9 @@ import { KeyRing } from '../recording/keys.ts';
 import { Recorder } from '../recording/recorder.ts';
 import { reexecute, sandboxConnection, type ReexecLine } from '../recording/reexec.ts';
 import { playSession, type StepKey } from '../recording/replay.ts';
+import { asciicastLines } from '../recording/asciicast.ts';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { buildConnectionPolicies } from '../server/policies.ts';
 import { openStore } from '../store/open.ts';
 import { auditLocal } from './local.ts';
@@ -16,6 +19,8 @@ import { parse, str, type Io } from './args.ts';
 const HELP = `airlock replay ID [--speed N | --no-wait] [--step]
     plays a recorded session in the terminal with its original timing (÷ N; pauses over 5 s are shortened)
     --step: one event per key (space/enter = next, q = quit; without a terminal, one line of input per event)
+airlock replay ID --asciicast FILE [--input]
+    writes an interactive (SSH) session as an asciicast v2 recording for asciinema players
 airlock replay ID --exec --to CONNECTION [--force] [--as NAME]
     re-runs the session's statements against another connection (a sandbox) and compares the outcomes;
     the run is itself recorded (as NAME, default the OS user). --force allows the session's own connection.`;
@@ -32,6 +37,7 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
   const { values, positionals } = parse(argv, {
     speed: { type: 'string' }, 'no-wait': { type: 'boolean' }, step: { type: 'boolean' },
     exec: { type: 'boolean' }, to: { type: 'string' }, force: { type: 'boolean' }, as: { type: 'string' },
+    asciicast: { type: 'string' }, input: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -98,6 +104,17 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
         process.off('SIGINT', interrupt);
         await recorder.close();
       }
+    }
+
+    const cast = str(values.asciicast);
+    if (cast) {
+      const out = createWriteStream(cast);
+      for await (const line of asciicastLines(session, store.readEvents(session.id), { input: values.input === true })) {
+        if (!out.write(`${line}\n`)) await once(out, 'drain');
+      }
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      io.out(`wrote ${cast} (asciicast v2)`);
+      return 0;
     }
 
     const raw = deps.raw ?? ((b: Buffer, s: 'stdout' | 'stderr') => void (s === 'stderr' ? process.stderr : process.stdout).write(b));
