@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webUrl } from './urls.ts';
 import { forensicsSchema } from '../recording/forensics-config.ts';
 import { samlSchema } from '../identity/saml/config.ts';
 
@@ -116,24 +117,7 @@ export const sshConnectionSchema = z
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, sshConnectionSchema]);
 
-/** `https://`, or `http://` on loopback only (127.0.0.0/8, localhost, ::1); no credentials, query or fragment. */
-function idpUrl(what: string) {
-  return z.string().superRefine((v, ctx) => {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a URL` });
-      return;
-    }
-    const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-    if (!(u.protocol === 'https:' || (u.protocol === 'http:' && loopback))) {
-      ctx.addIssue({ code: 'custom', message: `${what} ${v} must use https:// (http:// is allowed only on loopback: 127.0.0.1, localhost, ::1)` });
-    }
-    if (u.username || u.password || u.search || u.hash) ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials, a query or a fragment` });
-  });
-}
+const idpUrl = (what: string) => webUrl(what);
 
 const durationText = z.string().regex(/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/, 'expected a duration such as 30s, 5m, 1h');
 /** Exact value or glob (`*` matches anything, `/` included); a list means any of them. */

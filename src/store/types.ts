@@ -152,17 +152,9 @@ export interface Store extends ReviewStore {
 }
 
 /** A stored event with the fields of its session joined, for store-wide exports (SIEM). */
-export interface SessionEvent extends StoredEvent {
-  readonly protocol: string;
-  readonly connection: string;
-  readonly subject: string;
-  readonly groups: readonly string[];
-  readonly kind: 'user' | 'service';
-  readonly authMethod: string;
-  readonly credentialId: string | null;
-  readonly clientAddress: string;
-  readonly application: string | null;
-}
+export interface SessionEvent
+  extends StoredEvent,
+    Pick<SessionRecord, 'protocol' | 'connection' | 'subject' | 'groups' | 'kind' | 'authMethod' | 'credentialId' | 'clientAddress' | 'application'> {}
 
 /** An SSH public key registered to an identity: presenting it proves `subject`. */
 export interface SshKeyRecord {

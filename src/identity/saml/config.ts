@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
+import { webUrl } from '../../config/urls.ts';
 import { parseDuration } from '../../core/duration.ts';
 
 /**
@@ -11,30 +12,6 @@ import { parseDuration } from '../../core/duration.ts';
 const MAX_SKEW_MS = 5 * 60_000;
 
 const duration = z.string().regex(/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/, 'expected a duration such as 30s, 5m, 1h');
-
-function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/** `https://`, or `http://` on loopback only; no credentials or fragment; a query only where `query` (some IdPs put their id there). */
-function webUrl(what: string, query: boolean) {
-  return z.string().superRefine((v, ctx) => {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a URL` });
-      return;
-    }
-    if (!(u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname)))) {
-      ctx.addIssue({ code: 'custom', message: `${what} ${v} must use https:// (http:// is allowed only on loopback: 127.0.0.1, localhost, ::1)` });
-    }
-    if (u.username || u.password || u.hash || (!query && u.search)) {
-      ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials${query ? '' : ', a query'} or a fragment` });
-    }
-  });
-}
 
 /** A certificate as PEM, or as the bare base64 found in IdP metadata (`<ds:X509Certificate>`), normalised to PEM. */
 export function certificateToPem(text: string): string {
