@@ -62,6 +62,7 @@ async function missingPackages() {
     ['python3-psycopg2', psycopg2.ok],
     ['openssl', has('openssl')],
     ['tmux', has('tmux')],
+    ['rsync', has('rsync')],
     ['chromium', has('chromium')],
   ];
   return checks.filter(([, ok]) => !ok).map(([pkg]) => pkg);

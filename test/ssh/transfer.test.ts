@@ -163,6 +163,25 @@ describe('file transfer through the gateway', () => {
     expect(events.find((e) => e.type === 'ssh.subsystem')?.data).toMatchObject({ name: 'sftp' });
   });
 
+  it('rsync -e ssh copies a tree through the gateway and is recorded as an exec', async () => {
+    const src = join(dir, 'tree');
+    await run('mkdir', ['-p', join(src, 'sub')]);
+    await writeFile(join(src, 'a.txt'), 'alpha\n'.repeat(1000));
+    await writeFile(join(src, 'sub', 'b.bin'), randomBytes(300_000));
+    const r = randomBytes(4).toString('hex');
+    const since = Date.now();
+    const sshCmd = ['ssh', ...clientOptions(gw.sshPort, key.file)].join(' ');
+    const res = await run('rsync', ['-a', '-e', sshCmd, `${src}/`, `${LOGIN}@127.0.0.1:rsync-${r}/`]);
+    expect(res.code, res.stderr).toBe(0);
+    const back = join(dir, `back-${r}`);
+    const res2 = await run('rsync', ['-a', '-e', sshCmd, `${LOGIN}@127.0.0.1:rsync-${r}/`, `${back}/`]);
+    expect(res2.code, res2.stderr).toBe(0);
+    expect(await sha256(join(back, 'sub', 'b.bin'))).toBe(await sha256(join(src, 'sub', 'b.bin')));
+    expect(await readFile(join(back, 'a.txt'), 'utf8')).toBe('alpha\n'.repeat(1000));
+    const events = await sessionEvents(gw.gw.store, (await endedSession(gw.gw.store, 'alice', since)).id);
+    expect(events.find((e) => e.type === 'ssh.exec')?.data.command).toMatch(/^rsync --server/);
+  });
+
   it('answers a denied sftp operation with permission denied and leaves the file alone', async () => {
     const name = `protected-${randomBytes(4).toString('hex')}.txt`;
     const local = join(dir, 'p.txt');
