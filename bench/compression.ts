@@ -14,6 +14,7 @@ const sources: [string, string[]][] = [
   ['ps', ['auxww']],
   ['find', ['/usr/share/doc', '-maxdepth', '2']],
   ['cat', ['/etc/services']],
+  ['top', ['-b', '-n', '10', '-d', '0.2']],
 ];
 const CHUNK = 16 * 1024;
 console.log('| output | raw bytes | stored bytes | stored / raw |\n|---|---|---|---|');
