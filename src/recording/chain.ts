@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 /**
  * Canonical JSON: object keys sorted, no whitespace, numbers as JSON prints them. Stable across
@@ -46,7 +46,7 @@ export function eventHash(prevHash: string, e: ChainedFields): string {
  */
 export function eventHashOfCanonicalData(prevHash: string, e: Omit<ChainedFields, 'data'>, dataJson: string): string {
   const content = `{"data":${dataJson},"seq":${JSON.stringify(e.seq)},"sessionId":${JSON.stringify(e.sessionId)},"time":${JSON.stringify(e.time)},"type":${JSON.stringify(e.type)}}`;
-  return createHash('sha256').update(prevHash).update(content).digest('hex');
+  return oneShotHash('sha256', prevHash + content, 'hex');
 }
 
 export interface LedgerFields {
@@ -58,10 +58,7 @@ export interface LedgerFields {
 }
 
 export function ledgerHash(prevHash: string, e: LedgerFields): string {
-  return createHash('sha256')
-    .update(prevHash)
-    .update(canonical({ seq: e.seq, kind: e.kind, sessionId: e.sessionId, time: e.time, data: e.data }))
-    .digest('hex');
+  return oneShotHash('sha256', prevHash + canonical({ seq: e.seq, kind: e.kind, sessionId: e.sessionId, time: e.time, data: e.data }), 'hex');
 }
 
 /** The bytes an Ed25519 seal signs. */
