@@ -129,6 +129,7 @@ export class PgSession {
         if (!frame) break;
         this.onClientFrame(frame);
       }
+      this.flushRun();
     } catch (err) {
       this.protocolFailure(err, 'client');
     } finally {
@@ -137,7 +138,23 @@ export class PgSession {
     if (this.holding) this.client.pause();
   }
 
+  /** Unchanged client frames that lie next to each other in one chunk go out as one write. */
+  private run: Buffer | undefined;
+
   private toTarget(bytes: Buffer): void {
+    const r = this.run;
+    if (r && r.buffer === bytes.buffer && r.byteOffset + r.length === bytes.byteOffset) {
+      this.run = Buffer.from(r.buffer, r.byteOffset, r.length + bytes.length);
+      return;
+    }
+    this.flushRun();
+    this.run = bytes;
+  }
+
+  private flushRun(): void {
+    const bytes = this.run;
+    if (!bytes) return;
+    this.run = undefined;
     if (!this.target.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       this.target.once('drain', () => {
@@ -188,6 +205,7 @@ export class PgSession {
       case FrontendCode.Terminate:
         this.endReason = 'client_terminated';
         this.toTarget(f.bytes);
+        this.flushRun();
         this.target.end();
         return;
       case FrontendCode.CopyData:
@@ -296,6 +314,7 @@ export class PgSession {
         this.holding = false;
         this.target.cork();
         then(approved, why);
+        this.flushRun();
         process.nextTick(() => this.target.uncork());
         this.client.resume();
         this.drainClient();

@@ -45,8 +45,23 @@ export class StatementLog {
     return this.queue.length;
   }
 
+  /** Masked statement texts of this session: clients repeat the same text with new parameters. */
+  private readonly maskedTexts = new Map<string, { masked: string; counts: Record<string, number> }>();
+
+  private maskStatement(text: string): string {
+    let hit = this.maskedTexts.get(text);
+    if (!hit) {
+      const counts: Record<string, number> = {};
+      hit = { masked: this.mask.maskText(text, counts), counts };
+      if (this.maskedTexts.size >= 256) this.maskedTexts.clear();
+      if (text.length <= 4096) this.maskedTexts.set(text, hit);
+    }
+    for (const k in hit.counts) this.counts[k] = (this.counts[k] ?? 0) + hit.counts[k];
+    return hit.masked;
+  }
+
   begin(text: string, params: readonly (string | null)[] | undefined, mode: 'simple' | 'extended', statement?: string): void {
-    const masked = this.mask.maskText(text, this.counts);
+    const masked = this.maskStatement(text);
     const data: Record<string, unknown> = { text: masked, mode };
     if (params && params.length) data.params = params.map((p) => (p === null ? null : this.mask.maskText(p, this.counts)));
     if (statement) data.statement = statement;

@@ -23,12 +23,29 @@ export function createEventWriter(db) {
     }
     return meta;
   };
+  // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome:
+  // search points at its first occurrence; every execution is still recorded in full.
+  const indexed = new Map();
+  const firstOccurrence = (sessionId, search, outcome) => {
+    if (search.length > 512) return true;
+    let seen = indexed.get(sessionId);
+    if (!seen) {
+      if (indexed.size > 10000) indexed.clear();
+      seen = new Set();
+      indexed.set(sessionId, seen);
+    }
+    const key = `${outcome}\u0000${search}`;
+    if (seen.has(key)) return false;
+    if (seen.size < 5000) seen.add(key);
+    return true;
+  };
   const insertEvent = db.prepare(
     'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text, search_meta) VALUES (?, ?, ?)');
   return db.transaction((rows) => {
-    for (const [sessionId, seq, time, type, json, hash, search, outcome] of rows) {
+    for (const [sessionId, seq, time, type, json, hash, text, outcome] of rows) {
+      const search = text && firstOccurrence(sessionId, text, outcome) ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
       const meta = search ? metaFor(sessionId) : null;
       const info = insertEvent.run(sessionId, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
