@@ -206,6 +206,30 @@ describe('review', () => {
     await c.end();
   });
 
+  it('several held statements at once, across sessions, are decided independently', async () => {
+    const lead = await gw.token('lena', ['dba-leads']);
+    const a = client('alice', await gw.token('alice', ['dba']));
+    const b = client('bob', await gw.token('bob', ['dba']));
+    await a.connect();
+    await b.connect();
+    const heldA = a.query('UPDATE t SET id = id WHERE id = 2').then((r) => r.rowCount, (e: Error) => e.message);
+    const heldB = b.query('UPDATE t SET id = id WHERE id = 3').then((r) => r.rowCount, (e: Error) => e.message);
+    let pending: { id: string; requester: string }[] = [];
+    for (let i = 0; i < 100 && pending.length < 2; i++) {
+      pending = (await api(lead, 'GET', '/api/reviews?status=pending')).json.reviews as { id: string; requester: string }[];
+      if (pending.length < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pending.map((r) => r.requester).sort()).toEqual(['alice', 'bob']);
+    const ofBob = pending.find((r) => r.requester === 'bob')!;
+    const ofAlice = pending.find((r) => r.requester === 'alice')!;
+    await api(lead, 'POST', `/api/reviews/${ofBob.id}/deny`, { reason: 'bob waits' });
+    expect(await heldB).toContain('bob waits');
+    await api(lead, 'POST', `/api/reviews/${ofAlice.id}/approve`, {});
+    expect(await heldA).toBe(1);
+    await a.end();
+    await b.end();
+  });
+
   it('webhooks arrive signed', async () => {
     await gw.gw.reviews.webhooks.idle();
     expect(received.length).toBeGreaterThan(0);
