@@ -23,8 +23,9 @@ export function createEventWriter(db) {
     }
     return meta;
   };
-  // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome:
-  // search points at its first occurrence; every execution is still recorded in full.
+  // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome
+  // (within a small window of recent texts): search points at its first occurrence; every execution is
+  // still recorded in full.
   const indexed = new Map();
   const firstOccurrence = (sessionId, search, outcome) => {
     if (search.length > 512) return true;
@@ -36,7 +37,8 @@ export function createEventWriter(db) {
     }
     const key = `${outcome}\u0000${search}`;
     if (seen.has(key)) return false;
-    if (seen.size < 5000) seen.add(key);
+    if (seen.size >= 64) seen.clear(); // a small window: repeated statements repeat soon
+    seen.add(key);
     return true;
   };
   const insertEvent = db.prepare(
