@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { inflateRawSync } from 'node:zlib';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
 import type {
@@ -35,6 +35,7 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw new AirlockError(ErrorCodes.store, `cannot open store ${file}: ${(err as Error).message}`, { cause: err });
     }
+    if (file !== ':memory:') chmodSync(file, 0o600); // recordings: owner only (the data dir is 0700 too)
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
