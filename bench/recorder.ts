@@ -30,11 +30,11 @@ const identity = { subject: 'alice@example.com', groups: ['dba'], kind: 'user' a
 function record(s: SessionRecorder, i: number): void {
   if (i % 2 === 0) {
     const text = `select id, name, status from orders where customer_id = ${i % 9973} and created_at > now() - interval '7 days'`;
-    s.record('db.query', { text, protocol: 'simple' }, { searchText: text, outcome: 'allowed' });
+    s.record('db.query', { mode: 'simple', text }, { searchText: text, outcome: 'allowed' });
   } else {
     s.record('db.result', {
-      tag: 'SELECT 3', rows: 3, durationMs: 0.42, columns: ['id', 'name', 'status'],
-      sample: [[String(i), 'Widget A', 'shipped'], [String(i + 1), 'Widget B', 'open'], [String(i + 2), 'Widget C', 'open']], truncated: false,
+      columns: ['id', 'name', 'status'], durationMs: 0.42, query: i - 1, rows: 3,
+      sample: [[String(i), 'Widget A', 'shipped'], [String(i + 1), 'Widget B', 'open'], [String(i + 2), 'Widget C', 'open']], tag: 'SELECT 3',
     });
   }
 }

@@ -5,11 +5,37 @@ import { hash as oneShotHash } from 'node:crypto';
  * backends and machines, so a chain computed at write time verifies anywhere.
  */
 export function canonical(value: unknown): string {
+  // Fast path: when every object in the value already has its keys in sorted order, the engine's own
+  // JSON.stringify produces exactly the canonical form (hot event shapes are built that way).
+  if (value !== null && typeof value === 'object' && keysSorted(value)) return JSON.stringify(value);
+  return canonicalSlow(value);
+}
+
+function keysSorted(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === 'object' && !keysSorted(v)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false; // Buffers, Dates…: the slow path decides
+  let prev: string | undefined;
+  for (const k in value) {
+    if (prev !== undefined && !(prev < k)) return false;
+    prev = k;
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== null && typeof v === 'object' && !keysSorted(v)) return false;
+    if (typeof v === 'number' && !Number.isFinite(v)) return false;
+    if (typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol') return false;
+  }
+  return true;
+}
+
+/** The reference canonicaliser (sorts every object); `canonical` takes a faster path when it may. */
+export function canonicalSlow(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonical(value[i]);
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalSlow(value[i]);
     return `${out}]`;
   }
   const obj = value as Record<string, unknown>;
@@ -19,7 +45,7 @@ export function canonical(value: unknown): string {
   for (const k of keys) {
     const v = obj[k];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonical(v)}`;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalSlow(v)}`;
     first = false;
   }
   return `${out}}`;

@@ -30,10 +30,11 @@ async function eventsOf(sessionId: string): Promise<StoredEvent[]> {
   return out;
 }
 
+/** The newest session of `user` once it has closed and nothing newer is still open (sealing is asynchronous). */
 async function lastSession(user = 'alice') {
   for (let i = 0; i < 200; i++) {
-    const [s] = await gw.gw.store.listSessions({ user, open: false, limit: 1 });
-    if (s) return s;
+    const [s] = await gw.gw.store.listSessions({ user, limit: 1 });
+    if (s?.endedAt) return s;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('no closed session');

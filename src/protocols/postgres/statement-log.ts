@@ -62,9 +62,11 @@ export class StatementLog {
 
   begin(text: string, params: readonly (string | null)[] | undefined, mode: 'simple' | 'extended', statement?: string): void {
     const masked = this.maskStatement(text);
-    const data: Record<string, unknown> = { text: masked, mode };
+    // Keys in sorted order: the recorder's canonical JSON then takes its fast path.
+    const data: Record<string, unknown> = { mode };
     if (params && params.length) data.params = params.map((p) => (p === null ? null : this.mask.maskText(p, this.counts)));
     if (statement) data.statement = statement;
+    data.text = masked;
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
       querySeq, mode, statement, startedAt: performance.now(), columns: statement !== undefined ? this.statementColumns.get(statement) : undefined,
@@ -146,16 +148,16 @@ export class StatementLog {
 
   private recordResult(e: Execution, r: { tag: string; rows: number }): void {
     e.results++;
-    const data: Record<string, unknown> = {
-      query: e.querySeq,
-      tag: r.tag,
-      rows: r.rows,
-      durationMs: round(performance.now() - e.startedAt),
-    };
+    // Keys in sorted order (see begin()).
+    const data: Record<string, unknown> = {};
     if (e.columns) data.columns = e.columns.map((c) => c.name);
-    if (e.sample.length) data.sample = e.sample;
-    if (e.truncated) data.truncated = true;
     if (e.copyBytes) data.copyBytes = e.copyBytes;
+    data.durationMs = round(performance.now() - e.startedAt);
+    data.query = e.querySeq;
+    data.rows = r.rows;
+    if (e.sample.length) data.sample = e.sample;
+    data.tag = r.tag;
+    if (e.truncated) data.truncated = true;
     this.rec.record('db.result', data);
     e.rows = 0;
     e.sample = [];
