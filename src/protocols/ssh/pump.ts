@@ -30,3 +30,27 @@ export function flushed(w: Writable, timeoutMs = 5_000): Promise<void> {
     });
   });
 }
+
+/**
+ * Backpressured writes for a relay that can also hold its reader (a command waiting for review): while
+ * `to` is full, `from` is paused; on drain it resumes unless the relay still holds it.
+ */
+export class HoldableWriter {
+  blocked = false;
+
+  constructor(
+    private readonly to: Writable,
+    private readonly from: Readable,
+    private readonly holding: () => boolean,
+  ) {}
+
+  write(bytes: Buffer): void {
+    if (this.to.write(bytes) || this.blocked) return;
+    this.blocked = true;
+    this.from.pause();
+    this.to.once('drain', () => {
+      this.blocked = false;
+      if (!this.holding()) this.from.resume();
+    });
+  }
+}

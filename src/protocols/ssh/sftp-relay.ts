@@ -2,6 +2,7 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 import {
   OpenFlags, SftpReader, SftpStatus, encodeStatus, type SftpPiece, type SftpRequest, type SftpResponse,
 } from './sftp-parser.ts';
+import { HoldableWriter } from './pump.ts';
 import type { SshSession } from './session.ts';
 
 export interface SftpRelayOptions {
@@ -47,10 +48,12 @@ export class SftpRelay {
   private readonly reads = new Map<number, string>();
   private readonly injected: Buffer[] = [];
   private holding = false;
-  private blocked = false;
+  private readonly out: HoldableWriter;
   private failed = false;
 
-  constructor(private readonly o: SftpRelayOptions) {}
+  constructor(private readonly o: SftpRelayOptions) {
+    this.out = new HoldableWriter(o.target, o.client, () => this.holding);
+  }
 
   start(): void {
     const { client, target } = this.o;
@@ -78,7 +81,7 @@ export class SftpRelay {
         if (p.kind === 'head') this.onWrite(p.msg);
         else if (p.kind === 'packet') this.track(p.msg, 'allowed');
       }
-      return this.toTarget(chunk);
+      return this.out.write(chunk);
     }
     for (const piece of pieces) this.queue.push(piece);
     this.drain();
@@ -87,10 +90,10 @@ export class SftpRelay {
   private drain(): void {
     while (!this.holding && this.queue.length) {
       const piece = this.queue.shift()!;
-      if (piece.kind === 'body') this.toTarget(piece.raw);
+      if (piece.kind === 'body') this.out.write(piece.raw);
       else if (piece.kind === 'head') {
         this.onWrite(piece.msg);
-        this.toTarget(piece.raw);
+        this.out.write(piece.raw);
       } else this.onRequest(piece.msg, piece.raw);
     }
   }
@@ -105,13 +108,13 @@ export class SftpRelay {
     const check = policyText(msg);
     if (!check) {
       this.track(msg, 'allowed');
-      return this.toTarget(raw);
+      return this.out.write(raw);
     }
     const s = this.o.session;
     const d = s.decide('sftp', check.text);
     if (d.action === 'allow') {
       this.track(msg, 'allowed');
-      return this.toTarget(raw);
+      return this.out.write(raw);
     }
     if (d.action === 'deny') return this.deny(msg, check, d.reason);
     this.holding = true;
@@ -119,10 +122,10 @@ export class SftpRelay {
     void s.review('sftp', check.text, d).then((r) => {
       if (r.approved) {
         this.track(msg, 'reviewed');
-        this.toTarget(raw);
+        this.out.write(raw);
       } else this.deny(msg, check, r.reason);
       this.holding = false;
-      if (!this.blocked) this.o.client.resume();
+      if (!this.out.blocked) this.o.client.resume();
       this.drain();
     });
   }
@@ -169,15 +172,7 @@ export class SftpRelay {
     }
   }
 
-  private toTarget(bytes: Buffer): void {
-    if (this.o.target.write(bytes) || this.blocked) return;
-    this.blocked = true;
-    this.o.client.pause();
-    this.o.target.once('drain', () => {
-      this.blocked = false;
-      if (!this.holding) this.o.client.resume();
-    });
-  }
+
 
   // ---- target → client ---------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import { LineTracker, type InputPiece } from './line-tracker.ts';
 import type { SshSession } from './session.ts';
+import { HoldableWriter } from './pump.ts';
 import type { StreamLog } from './stream-log.ts';
 
 type Enter = Extract<InputPiece, { kind: 'enter' }>;
@@ -34,7 +35,7 @@ export interface ShellInputOptions {
 export class ShellInput {
   private readonly tracker = new LineTracker();
   private holding = false;
-  private blocked = false;
+  private readonly out: HoldableWriter;
   private ending = false;
   private queue: InputPiece[] = [];
   private held: Buffer[] = [];
@@ -44,7 +45,9 @@ export class ShellInput {
   private altScreen = false;
   private tail = '';
 
-  constructor(private readonly o: ShellInputOptions) {}
+  constructor(private readonly o: ShellInputOptions) {
+    this.out = new HoldableWriter(o.target, o.client, () => this.holding);
+  }
 
   start(): void {
     this.o.client.on('data', (chunk: Buffer) => this.push(chunk));
@@ -91,7 +94,7 @@ export class ShellInput {
       this.secret = SECRET_PROMPT.test(this.tail.replace(ANSI, ''));
     }
     this.o.log.add('stdin', bytes, this.secret);
-    if (this.o.pty) return this.write(bytes);
+    if (this.o.pty) return this.out.write(bytes);
     this.held.push(bytes);
     this.heldBytes += bytes.length;
     if (this.heldBytes > MAX_HELD_LINE) this.release(Buffer.alloc(0));
@@ -128,7 +131,7 @@ export class ShellInput {
       if (r.approved) this.release(p.bytes);
       else this.refuse(r.reason);
       this.holding = false;
-      if (!this.blocked) this.o.client.resume();
+      if (!this.out.blocked) this.o.client.resume();
       this.drain();
     });
   }
@@ -136,17 +139,17 @@ export class ShellInput {
   /** Lets the line run: the Enter (and, without a PTY, the held line) goes to the target. */
   private release(enter: Buffer): void {
     if (!this.o.pty && this.held.length) {
-      this.write(Buffer.concat([...this.held, enter]));
+      this.out.write(Buffer.concat([...this.held, enter]));
       this.held = [];
       this.heldBytes = 0;
       return;
     }
-    if (enter.length) this.write(enter);
+    if (enter.length) this.out.write(enter);
   }
 
   private refuse(reason: string): void {
     if (this.o.pty) {
-      this.write(Buffer.from([0x03]));
+      this.out.write(Buffer.from([0x03]));
       this.o.client.write(`\r\nAirlock: ${reason}\r\n`);
     } else {
       this.held = [];
@@ -155,13 +158,5 @@ export class ShellInput {
     }
   }
 
-  private write(bytes: Buffer): void {
-    if (this.o.target.write(bytes) || this.blocked) return;
-    this.blocked = true;
-    this.o.client.pause();
-    this.o.target.once('drain', () => {
-      this.blocked = false;
-      if (!this.holding) this.o.client.resume();
-    });
-  }
+
 }
