@@ -1,3 +1,4 @@
+import type { SessionRecord } from '../store/types.ts';
 import { GENESIS, canonical, eventHash, type ChainedFields } from './chain.ts';
 
 /** One thing wrong with the record. `seq` is the event's seq within the session; `ledgerSeq` the ledger entry's. */
@@ -146,29 +147,12 @@ export class ChainChecker {
 }
 
 /** The session fields a bundle carries; each one is checked against the chain or the seal. */
-export interface SessionFields {
-  readonly id: string;
-  readonly protocol: string;
-  readonly connection: string;
-  readonly subject: string;
-  readonly groups: readonly string[];
-  readonly kind: string;
-  readonly authMethod: string;
-  readonly credentialId: string | null;
-  readonly clientAddress: string;
-  readonly application: string | null;
-  readonly endedAt: number | null;
-  readonly endReason: string | null;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly eventCount: number;
-  readonly lastHash: string | null;
-}
-
 export const SESSION_FIELDS = [
   'id', 'protocol', 'connection', 'subject', 'groups', 'kind', 'authMethod', 'credentialId', 'clientAddress', 'application',
   'endedAt', 'endReason', 'bytesIn', 'bytesOut', 'eventCount', 'lastHash',
-] as const satisfies readonly (keyof SessionFields)[];
+] as const satisfies readonly (keyof SessionRecord)[];
+
+export type SessionFields = Pick<SessionRecord, (typeof SESSION_FIELDS)[number]>;
 
 const START_FIELDS = ['protocol', 'connection', 'subject', 'groups', 'kind', 'authMethod', 'credentialId', 'clientAddress', 'application'] as const;
 
