@@ -5,7 +5,7 @@ import { StartupReader, type StartupPacket } from '../protocols/postgres/codec/s
 import { encodeCancelRequest, encodePassword, encodeSslRequest, encodeStartup } from '../protocols/postgres/codec/frontend.ts';
 import { decodeAuthentication, encodeErrorResponse } from '../protocols/postgres/codec/backend.ts';
 import { HandshakeReader } from '../protocols/postgres/handshake-reader.ts';
-import { isLoopback } from '../protocols/common/net.ts';
+import { isLoopbackHost } from '../core/loopback.ts';
 
 export interface TunnelOptions {
   readonly gatewayHost: string;
@@ -49,7 +49,7 @@ async function openGateway(opts: TunnelOptions): Promise<Socket> {
     raw.once('error', reject);
   });
   if (answer !== 0x53) {
-    if (!isLoopback(opts.gatewayHost) && opts.gatewayHost !== 'localhost') throw new Error('the gateway refused TLS');
+    if (!isLoopbackHost(opts.gatewayHost)) throw new Error('the gateway refused TLS');
     return raw;
   }
   const secure = tlsConnect({ socket: raw, servername: /^[\d.]+$|:/.test(opts.gatewayHost) ? undefined : opts.gatewayHost, ca: opts.ca, rejectUnauthorized: !!opts.ca, ...(opts.ca ? {} : { checkServerIdentity: () => undefined }) });

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+import { isLoopbackHost } from '../core/loopback.ts';
 
 /**
  * An identity-provider or callback URL: `https://`, or `http://` on loopback only (development and tests);

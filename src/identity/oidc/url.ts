@@ -4,12 +4,9 @@
  * The same rule is enforced on `issuer` when the configuration loads (config/schema.ts).
  */
 
-/** 127.0.0.0/8, ::1 and localhost. `hostname` as URL gives it (IPv6 in brackets). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1') return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
+import { isLoopbackHost } from '../../core/loopback.ts';
+
+export { isLoopbackHost };
 
 /** Why `url` may not be used to reach an identity provider, or undefined when it may. */
 export function insecureUrlReason(url: string): string | undefined {

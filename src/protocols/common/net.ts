@@ -1,10 +1,10 @@
+import { isLoopbackHost } from '../../core/loopback.ts';
 import type { Socket } from 'node:net';
 
 /** Whether the peer is on this host (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+  if (!address || address === 'localhost') return false; // a socket address, never a name
+  return isLoopbackHost(address.startsWith('::ffff:') ? address.slice(7) : address);
 }
 
 export function peerAddress(socket: Socket): string {
