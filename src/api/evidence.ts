@@ -1,17 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import { parseDuration } from '../core/duration.ts';
-import { AirlockError, ErrorCodes } from '../core/errors.ts';
+import { parseInstant } from '../core/duration.ts';
 import { streamEvents } from '../recording/events-export.ts';
 import { verifyStore } from '../recording/verify.ts';
 import type { ApiContext } from './context.ts';
-
-function instant(v: string | undefined, fallback: number | undefined): number | undefined {
-  if (!v) return fallback;
-  const t = /^\d{4}-/.test(v) ? Date.parse(v) : Date.now() - parseDuration(v);
-  if (Number.isNaN(t)) throw new AirlockError(ErrorCodes.usage, `invalid time ${v}`, { expose: true });
-  return t;
-}
 
 /** The event stream for SIEMs and store verification: auditors and admins only. */
 export function evidenceRoutes(ctx: ApiContext): FastifyPluginAsync {
@@ -19,8 +11,8 @@ export function evidenceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get('/api/events', { config: { roles: ['auditor', 'admin'] }, schema: { description: 'Events as JSON Lines (?since=1h&until=…&format=jsonl|ocsf), streamed' } }, async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const format = q.format === 'ocsf' ? 'ocsf' : 'jsonl';
-      const since = instant(q.since, Date.now() - 3600_000)!;
-      const until = instant(q.until, undefined);
+      const since = q.since ? parseInstant(q.since, Date.now(), 'since') : Date.now() - 3600_000;
+      const until = q.until ? parseInstant(q.until, Date.now(), 'until') : undefined;
       await ctx.store.appendAudit({ time: Date.now(), subject: req.caller!.identity.subject, action: 'events.export', target: null, detail: { since, until: until ?? null, format } });
       const lines = streamEvents(ctx.store, { since, until, format });
       const body = Readable.from((async function* () {

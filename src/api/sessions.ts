@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { parseDuration } from '../core/duration.ts';
+import { parseInstant } from '../core/duration.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import type { StoredEvent } from '../store/types.ts';
 import type { ApiContext, Caller } from './context.ts';
@@ -8,9 +8,8 @@ function seesAll(c: Caller): boolean {
   return c.roles.has('auditor') || c.roles.has('admin');
 }
 
-function since(v: unknown): number | undefined {
-  if (typeof v !== 'string' || !v) return undefined;
-  return /^\d{4}-/.test(v) ? Date.parse(v) : Date.now() - parseDuration(v);
+function instant(v: string | undefined, what: string): number | undefined {
+  return v ? parseInstant(v, Date.now(), what) : undefined;
 }
 
 /** Sessions and search. Users see their own sessions; auditors and admins see all. Viewing is audited. */
@@ -21,7 +20,7 @@ export function sessionRoutes(ctx: ApiContext): FastifyPluginAsync {
       const caller = req.caller!;
       const filter = {
         user: seesAll(caller) ? q.user : caller.identity.subject,
-        connection: q.connection, group: q.group, protocol: q.protocol, since: since(q.since), until: since(q.until),
+        connection: q.connection, group: q.group, protocol: q.protocol, since: instant(q.since, 'since'), until: instant(q.until, 'until'),
         limit: q.limit ? Math.min(1000, Number(q.limit)) : 100,
       };
       if (q.search) return { hits: await ctx.store.search({ ...filter, text: q.search, outcome: q.outcome }) };

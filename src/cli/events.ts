@@ -1,4 +1,4 @@
-import { parseDuration } from '../core/duration.ts';
+import { parseInstant } from '../core/duration.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { streamEvents, type ExportFormat } from '../recording/events-export.ts';
 import { parse, stdio, str, type Io } from './args.ts';
@@ -29,8 +29,8 @@ export async function eventsCommand(argv: string[], io: Io, deps: EventsDeps = {
   if (format !== 'jsonl' && format !== 'ocsf') throw new AirlockError(ErrorCodes.usage, `--format is jsonl or ocsf, not '${format}'`);
   const now = deps.now ?? Date.now;
   const follow = values.follow === true;
-  const since = values.since ? parseTime(String(values.since), now(), '--since') : follow ? now() : 0;
-  const until = values.until ? parseTime(String(values.until), now(), '--until') : undefined;
+  const since = values.since ? parseInstant(String(values.since), now(), '--since') : follow ? now() : 0;
+  const until = values.until ? parseInstant(String(values.until), now(), '--until') : undefined;
 
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -52,18 +52,6 @@ export async function eventsCommand(argv: string[], io: Io, deps: EventsDeps = {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     deps.signal?.removeEventListener('abort', stop);
-  }
-}
-
-/** `30m`, `8h`, `7d` (that long ago), an ISO 8601 time, or milliseconds since the epoch. */
-export function parseTime(text: string, now: number, flag: string): number {
-  if (/^\d{12,}$/.test(text)) return Number(text);
-  try {
-    return now - parseDuration(text);
-  } catch {
-    const t = Date.parse(text);
-    if (Number.isNaN(t)) throw new AirlockError(ErrorCodes.usage, `${flag} takes a duration (30m, 8h, 7d) or an ISO 8601 time, not '${text}'`);
-    return t;
   }
 }
 

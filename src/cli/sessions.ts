@@ -1,5 +1,5 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
-import { parseDuration } from '../core/duration.ts';
+import { parseInstant } from '../core/duration.ts';
 import type { SessionRecord, StoredEvent } from '../store/types.ts';
 import { parse, str, type Io } from './args.ts';
 import { auditLocal, withLocalStore } from './local.ts';
@@ -21,7 +21,7 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
     if (sub === 'list') {
       const filter = {
         user: str(values.user), connection: str(values.connection), group: str(values.group), protocol: str(values.protocol),
-        since: values.since ? Date.now() - parseDuration(String(values.since)) : undefined,
+        since: values.since ? parseInstant(String(values.since), Date.now(), '--since') : undefined,
         limit: values.limit ? Number(values.limit) : undefined,
       };
       const text = str(values.search);
