@@ -24,9 +24,8 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly db: Database.Database;
-  private readonly writeRows: (rows: readonly EventRow[]) => void;
   /** Event batches go to a writer thread (its own connection) unless the store is in memory. */
-  private readonly writer: EventWriterThread | undefined;
+  private readonly writer: EventWriterThread | { write(rows: readonly EventRow[]): void };
 
   constructor(file: string, options: { writerThread?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -40,8 +39,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
-    this.writeRows = createEventWriter(this.db);
-    if (file !== ':memory:' && options.writerThread !== false) this.writer = new EventWriterThread(file);
+    this.writer = file !== ':memory:' && options.writerThread !== false ? new EventWriterThread(file) : { write: createEventWriter(this.db) };
   }
 
   private migrate(): void {
@@ -124,8 +122,7 @@ export class SqliteStore implements Store {
       e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, e.searchText ?? null, e.outcome ?? null,
     ]);
     try {
-      if (this.writer) await this.writer.write(rows);
-      else this.writeRows(rows);
+      await this.writer.write(rows);
     } catch (err) {
       throw new AirlockError(ErrorCodes.store, `cannot write events: ${(err as Error).message}`, { cause: err });
     }
@@ -306,7 +303,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.writer?.close();
+    if (this.writer instanceof EventWriterThread) await this.writer.close();
     if (this.db.open) this.db.close();
   }
 }
