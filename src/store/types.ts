@@ -65,7 +65,7 @@ export interface StoredEvent {
   readonly outcome?: string | null;
 }
 
-/** A store-wide, hash-chained ledger of session seals, tombstones and checkpoints. */
+/** A store-wide, hash-chained ledger of session seals, tombstones and checkpoints; also the leaves of a Merkle tree. */
 export interface LedgerEntry {
   readonly seq: number;
   readonly kind: 'seal' | 'tombstone' | 'checkpoint';
@@ -74,6 +74,17 @@ export interface LedgerEntry {
   readonly data: Readonly<Record<string, unknown>>;
   readonly prevHash: string;
   readonly hash: string;
+}
+
+/** The perfect Merkle subtree over ledger leaves [index·2^level, (index+1)·2^level); leaf i is entry seq i+1. */
+export interface MerkleNodeRef {
+  readonly level: number;
+  readonly index: number;
+}
+
+export interface MerkleNode extends MerkleNodeRef {
+  /** 32 bytes. */
+  readonly hash: Buffer;
 }
 
 export interface SessionFilter {
@@ -131,6 +142,12 @@ export interface Store extends ReviewStore {
   appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry>;
   readLedger(fromSeq?: number): AsyncIterable<LedgerEntry>;
   ledgerHead(): Promise<LedgerEntry | undefined>;
+  /** Hashes of the ledger's perfect Merkle subtrees (recording/merkle-index.ts); undefined where none is stored. */
+  getMerkleNodes(refs: readonly MerkleNodeRef[]): Promise<(Buffer | undefined)[]>;
+  /** Stores subtree hashes; one already stored at the same place is kept (they are a function of the ledger). */
+  putMerkleNodes(nodes: readonly MerkleNode[]): Promise<void>;
+  /** How many ledger entries have a stored leaf (level 0 holds leaves 0 … n-1 without gaps). */
+  merkleLeafCount(): Promise<number>;
   /** Every session in id order after `afterId`, streamed in pages (verification, retention). */
   readSessions(afterId?: string): AsyncIterable<SessionRecord>;
 

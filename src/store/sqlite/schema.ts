@@ -124,4 +124,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE VIRTUAL TABLE events_fts USING fts5(search_text, search_meta, content='events', content_rowid='id');
   INSERT INTO events_fts (events_fts) VALUES ('rebuild');
   `,
+  // The ledger's Merkle tree (recording/merkle.ts): hashes of its perfect subtrees, level 0 = leaves. Derived
+  // from the ledger and filled in by recording/merkle-index.ts; verifiers recompute, never trust it.
+  `
+  CREATE TABLE merkle_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+  ) WITHOUT ROWID;
+  `,
 ];

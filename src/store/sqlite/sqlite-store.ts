@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
 import type {
-  LedgerEntry, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
+  LedgerEntry, MerkleNode, MerkleNodeRef, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
 import { createEventWriter, metaToken, type EventRow } from './event-writer.mjs';
@@ -224,6 +224,23 @@ export class SqliteStore implements Store {
   async ledgerHead(): Promise<LedgerEntry | undefined> {
     const row = this.db.prepare('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
     return row && toLedger(row);
+  }
+
+  async getMerkleNodes(refs: readonly MerkleNodeRef[]): Promise<(Buffer | undefined)[]> {
+    const stmt = this.db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').pluck();
+    return this.db.transaction(() => refs.map((r) => (stmt.get(r.level, r.index) as Buffer | undefined) ?? undefined))();
+  }
+
+  async putMerkleNodes(nodes: readonly MerkleNode[]): Promise<void> {
+    const stmt = this.db.prepare('INSERT OR IGNORE INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      for (const n of nodes) stmt.run(n.level, n.index, n.hash);
+    })();
+  }
+
+  async merkleLeafCount(): Promise<number> {
+    const max = this.db.prepare('SELECT max(idx) FROM merkle_nodes WHERE level = 0').pluck().get() as number | null;
+    return max === null ? 0 : Number(max) + 1;
   }
 
   async *readSessions(afterId = ''): AsyncIterable<SessionRecord> {
