@@ -7,8 +7,7 @@
  *   login), and redirects to the provider.
  * - `GET /auth/oidc/callback` checks the state against that cookie, exchanges the code with the verifier,
  *   validates the ID token (issuer keys, audience = client, nonce), maps its claims to an Identity exactly as
- *   OidcVerifier does, starts the web session (`startWebSession`) and redirects to `/`.
- * - `GET /` is a small page that shows who is signed in (it asks `/api/me`) or a "Sign in" link.
+ *   OidcVerifier does, starts the web session (`startWebSession`) and redirects to the console (`/`).
  * - `GET /auth/oidc/cli` tells `airlock login` which issuer, public client, scopes and resource to use.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, createHash } from 'node:crypto';
@@ -203,14 +202,6 @@ export function oidcLoginRoutes(ctx: ApiContext) {
       resource: settings.issuer.resource,
       audience: typeof settings.issuer.audience === 'string' ? [settings.issuer.audience] : settings.issuer.audience,
     }));
-
-    if (!app.hasRoute({ method: 'GET', url: '/' })) {
-      app.get('/', { config: { roles: 'public' }, schema: { description: 'Web console start page: who is signed in, or a sign-in link.' } }, async (_req, reply) => {
-        reply.header('content-security-policy', HOME_CSP);
-        reply.header('cache-control', 'no-store');
-        return reply.type('text/html; charset=utf-8').send(HOME_HTML);
-      });
-    }
   };
 }
 
@@ -224,39 +215,10 @@ const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5
 main{max-width:34rem;margin:12vh auto;padding:2rem 2.5rem;background:#fff;border-radius:10px;box-shadow:0 1px 4px rgba(0,0,0,.12)}
 h1{margin:0 0 1rem;font-size:1.6rem}p{margin:.6rem 0}.muted{color:#667085;font-size:.9rem}
 a.button{display:inline-block;padding:.55rem 1.2rem;background:#2456d6;color:#fff;border-radius:6px;text-decoration:none;font-weight:600}
-a.button:hover{background:#1b44ab}[hidden]{display:none!important}`;
-
-const SCRIPT = `(async () => {
-  const status = document.getElementById('status');
-  const detail = document.getElementById('detail');
-  const signin = document.getElementById('signin');
-  try {
-    const r = await fetch('/api/me', { credentials: 'same-origin', headers: { accept: 'application/json' } });
-    if (r.ok) {
-      const me = await r.json();
-      const groups = Array.isArray(me.groups) && me.groups.length ? 'groups: ' + me.groups.join(', ') : 'no groups';
-      status.textContent = 'Signed in as ' + me.subject + ' (' + groups + ')';
-      detail.textContent = 'Roles: ' + (Array.isArray(me.roles) ? me.roles.join(', ') : 'none') + '.';
-      return;
-    }
-  } catch (e) {}
-  status.textContent = 'You are not signed in.';
-  signin.hidden = false;
-})();`;
+a.button:hover{background:#1b44ab}`;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64');
-const HOME_CSP = `default-src 'none'; script-src 'sha256-${sha256(SCRIPT)}'; style-src 'sha256-${sha256(STYLE)}'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 const PAGE_CSP = `default-src 'none'; style-src 'sha256-${sha256(STYLE)}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
-
-const HOME_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Airlock</title><style>${STYLE}</style></head>
-<body><main>
-<h1>Airlock</h1>
-<p id="status">Checking your session…</p>
-<p id="detail" class="muted"></p>
-<p><a id="signin" class="button" href="/auth/oidc/login" hidden>Sign in</a></p>
-<noscript><p>This page needs JavaScript to show your session. <a href="/auth/oidc/login">Sign in</a></p></noscript>
-</main><script>${SCRIPT}</script></body></html>`;
 
 function page(reply: FastifyReply, status: number, title: string, message: string) {
   reply.header('content-security-policy', PAGE_CSP);
