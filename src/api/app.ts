@@ -9,7 +9,13 @@ import { sessionRoutes } from './sessions.ts';
 import { tokenRoutes } from './tokens.ts';
 import { evidenceRoutes } from './evidence.ts';
 import { openApiDocument, trackRoutes } from './openapi.ts';
+import { identitySchema, object } from './schemas.ts';
 import { sessionCookie } from './web-session.ts';
+import { authRoutes } from './auth.ts';
+import { connectionRoutes } from './connections.ts';
+import { healthRoutes } from './health.ts';
+import { sessionLiveRoutes } from './session-live.ts';
+import { closeStreamsOnShutdown } from './sse.ts';
 import { webStaticRoutes } from './web-static.ts';
 
 const STATUS: Record<string, number> = {
@@ -29,14 +35,16 @@ const STATUS: Record<string, number> = {
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   trackRoutes(app);
+  closeStreamsOnShutdown(app);
 
   app.addHook('onRequest', async (req) => {
-    const allowed = req.routeOptions.config?.roles;
+    const { roles: allowed, alsoAccepts } = req.routeOptions.config ?? {};
     if (allowed === 'public') return;
     if (!allowed || allowed.length === 0) throw new AirlockError(ErrorCodes.forbidden, 'forbidden', { expose: true });
     const header = req.headers.authorization ?? '';
     const credential = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? sessionCookie(req);
     if (!credential) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
+    if (alsoAccepts?.(credential)) return;
     const identity = await ctx.authenticator.authenticate(credential, { protocol: 'http', clientAddress: req.ip });
     const roles = rolesOf(identity, ctx.config.identity.roles);
     if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
@@ -56,10 +64,17 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: ErrorCodes.notFound, message: 'no such endpoint' }));
 
-  app.get('/api/health', { config: { roles: 'public' } }, async () => ({ status: 'ok' }));
-  app.get('/api/openapi.json', { config: { roles: 'public' } }, async () => openApiDocument(app));
-  app.get('/api/me', { config: { roles: ['user'] } }, async (req) => ({ ...req.caller!.identity, roles: [...req.caller!.roles] }));
+  app.get('/api/health', { config: { roles: 'public' }, schema: { description: 'Liveness (same as /healthz)', returns: object({ status: { const: 'ok' } }) } }, async () => ({ status: 'ok' }));
+  app.get('/api/openapi.json', { config: { roles: 'public' }, schema: { description: 'This document (OpenAPI 3.1)', returns: { type: 'object' } } }, async () => openApiDocument(app));
+  app.get('/api/me', { config: { roles: ['user'] }, schema: { description: 'Who the caller is, with their roles', returns: identitySchema } }, async (req) => ({
+    ...req.caller!.identity,
+    roles: [...req.caller!.roles],
+  }));
+  await app.register(healthRoutes(ctx));
+  await app.register(authRoutes(ctx));
   await app.register(sessionRoutes(ctx));
+  await app.register(sessionLiveRoutes(ctx));
+  await app.register(connectionRoutes(ctx));
   await app.register(reviewRoutes(ctx));
   await app.register(tokenRoutes(ctx));
   await app.register(evidenceRoutes(ctx));

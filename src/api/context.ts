@@ -6,7 +6,9 @@ import type { Role } from '../identity/roles.ts';
 import type { TokenService } from '../identity/tokens.ts';
 import type { ReviewService } from '../reviews/service.ts';
 import type { Store } from '../store/types.ts';
-import type { PublicKeyInfo } from '../recording/keys.ts';
+import type { KeyRing, PublicKeyInfo } from '../recording/keys.ts';
+import type { LiveHub } from './live-hub.ts';
+import type { GatewayMetrics } from './metrics.ts';
 
 /** What the control plane needs; built by server/. The API never touches protocol adapters. */
 export interface ApiContext {
@@ -16,6 +18,12 @@ export interface ApiContext {
   readonly tokens: TokenService;
   readonly reviews: ReviewService;
   readonly publicKeys: () => readonly PublicKeyInfo[];
+  /** Signs exported evidence bundles. */
+  readonly keys: KeyRing;
+  readonly live: LiveHub;
+  readonly metrics: GatewayMetrics;
+  /** Why the gateway cannot take traffic now (a listener not up yet, shutting down), or undefined. */
+  readonly notReady: () => string | undefined;
   readonly log: Logger;
 }
 
@@ -31,9 +39,16 @@ declare module 'fastify' {
   interface FastifySchema {
     /** Shown in the OpenAPI document. */
     description?: string;
+    /**
+     * The 200 answer, for the OpenAPI document only: a JSON Schema of the JSON body, or media types
+     * (`{'text/event-stream': {schema}}`) for anything else.
+     */
+    returns?: unknown;
   }
   interface FastifyContextConfig {
     /** Roles allowed to call the route; a route without it is refused (deny by default). */
     roles?: readonly Role[] | 'public';
+    /** A bearer credential accepted besides the roles, checked first (the scraper's metrics token). */
+    alsoAccepts?: (credential: string) => boolean;
   }
 }

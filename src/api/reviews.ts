@@ -2,37 +2,121 @@ import type { FastifyPluginAsync } from 'fastify';
 import { parseDuration } from '../core/duration.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { publicView } from '../reviews/service.ts';
-import type { ApiContext } from './context.ts';
+import type { ReviewRecord } from '../store/review-types.ts';
+import type { ApiContext, Caller } from './context.ts';
+import { durationText, eventStreamDoc, idParam, object, reviewSchema } from './schemas.ts';
+import { startSse } from './sse.ts';
 
 const decisionBody = {
   type: 'object',
-  properties: { reason: { type: 'string', maxLength: 2000 }, for: { type: 'string', maxLength: 20 } },
+  properties: { reason: { type: 'string', maxLength: 2000 }, for: { ...durationText, description: 'Approve: identical commands pass for this long (e.g. 30m)' } },
   additionalProperties: false,
 } as const;
+const reviewReply = object({ review: reviewSchema });
+/** Store polling for the live queue: decisions and requests made through another gateway instance. */
+const POLL_MS = 2000;
+
+const stateOf = (r: ReviewRecord) => `${r.status}:${r.decidedAt ?? ''}`;
+
+/** The same rule as ReviewService.visibleTo, for one review. */
+function visible(ctx: ApiContext, caller: Caller, r: ReviewRecord): boolean {
+  return caller.roles.has('admin') || r.requester === caller.identity.subject || ctx.reviews.mayDecide(r, caller.identity);
+}
 
 /** Review queue and JIT access requests. Approvers see what they may decide; requesters see their own. */
 export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/api/reviews', { config: { roles: ['user'] }, schema: { description: 'Reviews visible to the caller (?status=pending)' } }, async (req) => {
-      const q = req.query as { status?: 'pending' | 'approved' | 'denied' | 'expired'; kind?: 'command' | 'access' };
-      const list = await ctx.reviews.visibleTo(req.caller!.identity, { status: q.status });
-      return { reviews: list.filter((r) => !q.kind || r.kind === q.kind).map(publicView) };
-    });
+    app.get(
+      '/api/reviews',
+      {
+        config: { roles: ['user'] },
+        schema: {
+          description: 'Reviews visible to the caller: the ones they may decide, and their own requests (admins: all), newest first',
+          querystring: {
+            type: 'object', additionalProperties: false,
+            properties: { status: { enum: ['pending', 'approved', 'denied', 'expired'] }, kind: { enum: ['command', 'access'] } },
+          },
+          returns: object({ reviews: { type: 'array', items: reviewSchema } }),
+        },
+      },
+      async (req) => {
+        const q = req.query as { status?: 'pending' | 'approved' | 'denied' | 'expired'; kind?: 'command' | 'access' };
+        const list = await ctx.reviews.visibleTo(req.caller!.identity, { status: q.status });
+        return { reviews: list.filter((r) => !q.kind || r.kind === q.kind).map(publicView) };
+      },
+    );
+
+    app.get(
+      '/api/reviews/live',
+      {
+        config: { roles: ['user'] },
+        schema: {
+          description: 'Server-Sent Events: `event: review` (data = the review) whenever a review visible to the caller is created, decided or expires; heartbeat comments every 15 s',
+          returns: eventStreamDoc,
+        },
+      },
+      async (req, reply) => {
+        const caller = req.caller!;
+        const stream = startSse(app, reply);
+        /** Last state sent per review, so a change seen both pushed and polled is sent once. */
+        const sent = new Map<string, string>();
+        const push = (r: ReviewRecord) => {
+          if (!visible(ctx, caller, r)) return;
+          const state = stateOf(r);
+          if (sent.get(r.id) === state) return;
+          sent.set(r.id, state);
+          stream.send('review', publicView(r));
+        };
+        const unsubscribe = ctx.live.onReview(push);
+        // Polling reports what changed since the previous look at the store (the first look is the baseline).
+        let known: Map<string, string> | undefined;
+        let polling = false;
+        const look = async () => {
+          if (polling || stream.closed) return;
+          polling = true;
+          try {
+            const list = await ctx.store.listReviews({ limit: 500 });
+            if (known) for (const r of list) if (known.get(r.id) !== stateOf(r)) push(r);
+            known = new Map(list.map((r) => [r.id, stateOf(r)]));
+          } catch (err) {
+            ctx.log.warn({ err: (err as Error).message }, 'live reviews: store read failed; retrying');
+          } finally {
+            polling = false;
+          }
+        };
+        const poll = setInterval(() => void look(), POLL_MS);
+        stream.onClose(() => {
+          clearInterval(poll);
+          unsubscribe();
+        });
+        await look();
+      },
+    );
 
     for (const action of ['approve', 'deny'] as const) {
-      app.post(`/api/reviews/:id/${action}`, { config: { roles: ['user'] }, schema: { body: decisionBody, description: `${action} a pending review` } }, async (req) => {
-        const { id } = req.params as { id: string };
-        const body = (req.body ?? {}) as { reason?: string; for?: string };
-        if (action === 'deny' && !body.reason) throw new AirlockError(ErrorCodes.usage, 'a reason is required to deny', { expose: true });
-        const decided = await ctx.reviews.decide(id, req.caller!.identity, action === 'approve', {
-          reason: body.reason, forMs: body.for ? parseDuration(body.for) : undefined,
-        });
-        await ctx.store.appendAudit({
-          time: Date.now(), subject: req.caller!.identity.subject, action: `review.${action}`, target: id,
-          detail: { kind: decided.kind, connection: decided.connection, requester: decided.requester, rule: decided.rule, reason: decided.reason },
-        });
-        return { review: publicView(decided) };
-      });
+      app.post(
+        `/api/reviews/:id/${action}`,
+        {
+          config: { roles: ['user'] },
+          schema: {
+            description: action === 'approve' ? 'Approve a pending review (never your own; only as one of its approvers)' : 'Deny a pending review (a reason is required)',
+            params: idParam, body: decisionBody, returns: reviewReply,
+          },
+        },
+        async (req) => {
+          const { id } = req.params as { id: string };
+          const body = (req.body ?? {}) as { reason?: string; for?: string };
+          if (action === 'deny' && !body.reason) throw new AirlockError(ErrorCodes.usage, 'a reason is required to deny', { expose: true });
+          const decided = await ctx.reviews.decide(id, req.caller!.identity, action === 'approve', {
+            reason: body.reason, forMs: body.for ? parseDuration(body.for) : undefined,
+          });
+          await ctx.store.appendAudit({
+            time: Date.now(), subject: req.caller!.identity.subject, action: `review.${action}`, target: id,
+            detail: { kind: decided.kind, connection: decided.connection, requester: decided.requester, rule: decided.rule, reason: decided.reason },
+          });
+          return { review: publicView(decided) };
+        },
+      );
     }
 
     app.post(
@@ -43,8 +127,9 @@ export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
           description: 'Ask for time-boxed access to a connection',
           body: {
             type: 'object', required: ['connection', 'for', 'reason'], additionalProperties: false,
-            properties: { connection: { type: 'string', maxLength: 200 }, for: { type: 'string', maxLength: 20 }, reason: { type: 'string', minLength: 1, maxLength: 2000 } },
+            properties: { connection: { type: 'string', minLength: 1, maxLength: 200 }, for: durationText, reason: { type: 'string', minLength: 1, maxLength: 2000 } },
           },
+          returns: reviewReply,
         },
       },
       async (req) => {

@@ -1,11 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { parseDuration } from '../core/duration.ts';
 import type { ApiContext } from './context.ts';
+import { durationText, idParam, object } from './schemas.ts';
+
+const tokenSchema = object({
+  id: { type: 'string' }, subject: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, kind: { enum: ['user', 'service'] },
+  createdAt: { type: 'number' }, expiresAt: { type: 'number' }, revokedAt: { type: ['number', 'null'] }, description: { type: ['string', 'null'] },
+});
 
 /** Gateway-issued tokens: admins only. Secrets are shown once, at issue. */
 export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/api/tokens', { config: { roles: ['admin'] }, schema: { description: 'List tokens (never their secrets)' } }, async () => ({
+    app.get('/api/tokens', { config: { roles: ['admin'] }, schema: { description: 'List tokens (never their secrets)', returns: object({ tokens: { type: 'array', items: tokenSchema } }) } }, async () => ({
       tokens: (await ctx.tokens.list()).map(({ secretHash: _h, ...t }) => t),
     }));
     app.post(
@@ -13,11 +19,13 @@ export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
       {
         config: { roles: ['admin'] },
         schema: {
-          description: 'Issue a token',
+          description: 'Issue a token; its secret is in this answer only',
+          returns: object({ token: { type: 'string' }, record: tokenSchema }),
           body: {
             type: 'object', required: ['subject'], additionalProperties: false,
             properties: {
-              subject: { type: 'string', maxLength: 128 }, groups: { type: 'array', items: { type: 'string' } }, ttl: { type: 'string' },
+              subject: { type: 'string', minLength: 1, maxLength: 128 }, groups: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 } },
+              ttl: { ...durationText, description: 'Lifetime, e.g. 8h (default), 30d' },
               service: { type: 'boolean' }, description: { type: 'string', maxLength: 500 },
             },
           },
@@ -31,7 +39,7 @@ export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
         return { token: issued.token, record };
       },
     );
-    app.delete('/api/tokens/:id', { config: { roles: ['admin'] }, schema: { description: 'Revoke a token' } }, async (req, reply) => {
+    app.delete('/api/tokens/:id', { config: { roles: ['admin'] }, schema: { description: 'Revoke a token (404 when there is none to revoke)', params: idParam, returns: object({ revoked: { type: 'boolean' } }) } }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const ok = await ctx.tokens.revoke(id);
       await ctx.store.appendAudit({ time: Date.now(), subject: req.caller!.identity.subject, action: 'token.revoke', target: id, detail: { revoked: ok } });

@@ -31,3 +31,9 @@ export function sessionCookie(req: FastifyRequest): string | undefined {
   }
   return undefined;
 }
+
+/** Tells the browser to drop the session cookie. */
+export function clearWebSession(reply: FastifyReply, req: FastifyRequest): void {
+  const secure = req.protocol === 'https' ? '; Secure' : '';
+  reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure}`);
+}

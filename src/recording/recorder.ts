@@ -22,6 +22,9 @@ export interface RecordOptions {
   readonly outcome?: string;
 }
 
+/** Told of each batch once it is in the store, with the write's duration (metrics, live tail). Must not throw. */
+export type WrittenObserver = (batch: readonly StoredEvent[], writeMs: number) => void;
+
 export interface RecorderOptions {
   readonly flushIntervalMs?: number;
   readonly maxBatch?: number;
@@ -45,6 +48,8 @@ export class Recorder {
   private lastError: Error | undefined;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
+  /** Unset costs nothing per event: it is looked at once per batch. */
+  onWritten: WrittenObserver | undefined;
 
   constructor(
     readonly store: Store,
@@ -135,8 +140,10 @@ export class Recorder {
   private writeBatch(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
+    const started = this.onWritten ? performance.now() : 0;
     this.writing = this.store.appendEvents(batch).then(
       () => {
+        this.onWritten?.(batch, performance.now() - started);
         if (this.failures > 0) this.log.info({ events: batch.length }, 'recording store recovered');
         this.failures = 0;
         this.lastError = undefined;

@@ -38,6 +38,8 @@ export class ReviewService implements ReviewGate {
   private poller: NodeJS.Timeout | undefined;
   private readonly timeoutMs: number;
   readonly webhooks: WebhookNotifier;
+  /** Told when a review is created, decided or expires on this instance (live views, metrics). Must not throw. */
+  onChange: ((r: ReviewRecord) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -68,6 +70,7 @@ export class ReviewService implements ReviewGate {
       createdAt: now, expiresAt: now + this.timeoutMs, decidedAt: null, reviewer: null, reason: null, validUntil: null,
     };
     await this.store.insertReview(record);
+    this.onChange?.(record);
     this.webhooks.notify({ event: 'review.requested', review: publicView(record) });
     this.log.info({ review: record.id, connection: record.connection, requester: record.requester, rule: record.rule }, 'command held for review');
     return new Promise<ReviewOutcome>((resolve) => {
@@ -95,6 +98,7 @@ export class ReviewService implements ReviewGate {
       validUntil: forMs,
     };
     await this.store.insertReview(record);
+    this.onChange?.(record);
     this.webhooks.notify({ event: 'access.requested', review: publicView(record) });
     return record;
   }
@@ -125,6 +129,7 @@ export class ReviewService implements ReviewGate {
     }
     const decided: ReviewRecord = { ...rec, status, decidedAt, reviewer: reviewer.subject, reason, validUntil };
     this.settle(decided);
+    this.onChange?.(decided);
     this.webhooks.notify({ event: rec.kind === 'access' ? 'access.decided' : 'review.decided', review: publicView(decided) });
     this.log.info({ review: id, status, reviewer: reviewer.subject }, 'review decided');
     return decided;
@@ -148,7 +153,10 @@ export class ReviewService implements ReviewGate {
     const changed = await this.store.decideReview(id, { status: 'expired', decidedAt, reviewer: null, reason: why, validUntil: null }).catch(() => false);
     const rec = await this.store.getReview(id).catch(() => undefined);
     if (rec) this.settle(rec);
-    if (changed && rec) this.webhooks.notify({ event: 'review.decided', review: publicView(rec) });
+    if (changed && rec) {
+      this.onChange?.(rec);
+      this.webhooks.notify({ event: 'review.decided', review: publicView(rec) });
+    }
   }
 
   private settle(rec: ReviewRecord): void {

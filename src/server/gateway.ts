@@ -14,6 +14,8 @@ import { Recorder } from '../recording/recorder.ts';
 import type { ReviewGate } from '../reviews/types.ts';
 import { ReviewService } from '../reviews/service.ts';
 import { buildApi } from '../api/app.ts';
+import { LiveHub } from '../api/live-hub.ts';
+import { GatewayMetrics } from '../api/metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
@@ -47,6 +49,7 @@ export class Gateway {
   private readonly engines: ProtocolEngine[] = [];
   private api: FastifyInstance | undefined;
   private readonly jobs: (() => Promise<void>)[] = [];
+  private state: 'starting' | 'running' | 'stopping' = 'starting';
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -92,7 +95,18 @@ export class Gateway {
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
     );
     if (config.listen.api) {
-      const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, log });
+      const live = new LiveHub();
+      const metrics = new GatewayMetrics(recorder, store);
+      recorder.onWritten = (batch, ms) => {
+        live.written(batch);
+        metrics.written(batch, ms);
+      };
+      reviews.onChange = (r) => {
+        live.reviewChanged(r);
+        metrics.reviewChanged(r);
+      };
+      const notReady = () => (gw.state === 'running' ? undefined : `the gateway is ${gw.state}`);
+      const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
       const { host, port } = parseListen(config.listen.api);
       await api.listen({ host, port });
       const bound = api.server.address() as AddressInfo;
@@ -116,6 +130,7 @@ export class Gateway {
       gw.servers.push(server);
       log.info({ protocol: key, address: `${host}:${bound.port}` }, 'listening');
     }
+    gw.state = 'running';
     return gw;
   }
 
@@ -124,6 +139,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.state = 'stopping';
     for (const s of this.servers) s.close();
     this.reviews.close();
     await this.api?.close();

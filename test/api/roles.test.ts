@@ -97,9 +97,10 @@ describe('role matrix over every endpoint (deny by default)', () => {
     expect(audit.some((a) => a.subject === 'sam' && a.action === 'session.view')).toBe(true);
   });
 
-  it('an unknown route is refused like a route without declared roles (it reveals nothing)', async () => {
-    expect(await call('admin', 'GET', '/api/nothing-here')).toBe(403);
-    expect(await call(undefined, 'GET', '/api/nothing-here')).toBe(403);
+  it('an unknown API route is the same 404 for everyone (it reveals nothing)', async () => {
+    expect(await call('admin', 'GET', '/api/nothing-here')).toBe(404);
+    expect(await call(undefined, 'GET', '/api/nothing-here')).toBe(404);
+    expect(await call(undefined, 'POST', '/api/nothing-here')).toBe(403);
   });
 });
 
