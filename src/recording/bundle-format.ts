@@ -11,7 +11,9 @@ import type { Checkpoint } from './ledger-check.ts';
  * verbatim, so `sha256(prev ‖ that text)` can be checked with nothing but a text tool and sha256sum.
  */
 export const BUNDLE_FORMAT = 'airlock-evidence-bundle';
-export const BUNDLE_VERSION = 1;
+/** 2: each seal carries an inclusion proof against the checkpoint's Merkle tree. 1 (still verified): a ledger segment. */
+export const BUNDLE_VERSION = 2;
+export const BUNDLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface HeaderLine {
   readonly type: 'header';
@@ -33,11 +35,21 @@ export interface EventLine {
 }
 
 export interface EntryLine {
-  /** 'seal': a bundled session's seal (repeated in the ledger segment); 'ledger': the segment up to the checkpoint. */
+  /** 'seal': a bundled session's seal; 'ledger' (version 1 only): the ledger segment from the first seal to the checkpoint. */
   readonly type: 'seal' | 'ledger';
   readonly hash: string;
   readonly prevHash: string;
   readonly entry: { seq: number; kind: LedgerEntry['kind']; sessionId: string | null; time: number; data: Record<string, unknown> };
+}
+
+/** Version 2, after each seal line: the seal's audit path in the checkpoint's Merkle tree (RFC 9162 §2.1.3). */
+export interface ProofLine {
+  readonly type: 'proof';
+  /** The seal's ledger seq − 1. */
+  readonly leafIndex: number;
+  readonly treeSize: number;
+  /** Hex SHA-256 hashes, nearest the leaf first. */
+  readonly path: string[];
 }
 
 export interface CheckpointLine {
@@ -53,7 +65,7 @@ export interface SignatureLine {
   readonly signature: string;
 }
 
-export type BundleLine = HeaderLine | SessionLine | EventLine | EntryLine | CheckpointLine | SignatureLine;
+export type BundleLine = HeaderLine | SessionLine | EventLine | EntryLine | ProofLine | CheckpointLine | SignatureLine;
 
 export function headerLine(sessions: string[], keys: readonly PublicKeyInfo[]): string {
   const h: HeaderLine = { type: 'header', format: BUNDLE_FORMAT, version: BUNDLE_VERSION, sessions, keys: keys.map((k) => ({ ...k })) };
@@ -76,9 +88,13 @@ export function entryLine(type: 'seal' | 'ledger', e: LedgerEntry): string {
   return `{"type":"${type}","hash":${JSON.stringify(e.hash)},"prevHash":${JSON.stringify(e.prevHash)},"entry":${content}}`;
 }
 
+export function proofLine(leafIndex: number, treeSize: number, path: readonly Buffer[]): string {
+  return JSON.stringify({ type: 'proof', leafIndex, treeSize, path: path.map((p) => p.toString('hex')) });
+}
+
 export function checkpointLine(cp: Checkpoint): string {
-  const { ledgerSeq, ledgerHash, time, keyId, signature } = cp;
-  return JSON.stringify({ type: 'checkpoint', checkpoint: { ledgerSeq, ledgerHash, time, keyId, signature } });
+  const { ledgerSeq, ledgerHash, treeSize, rootHash, time, keyId, signature } = cp;
+  return JSON.stringify({ type: 'checkpoint', checkpoint: { ledgerSeq, ledgerHash, treeSize, rootHash, time, keyId, signature } });
 }
 
 export function signatureLine(sha256: string, keyId: string, signature: string): string {

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { ledgerHash } from './chain.ts';
+import { ledgerHash, sealMessage } from './chain.ts';
 import { ChainChecker, SESSION_FIELDS, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break, type SessionFields } from './chain-check.ts';
 import {
-  BUNDLE_FORMAT, BUNDLE_VERSION, entryOf, readLines,
-  type BundleLine, type CheckpointLine, type EntryLine, type EventLine, type HeaderLine, type SessionLine, type SignatureLine,
+  BUNDLE_FORMAT, BUNDLE_VERSIONS, entryOf, readLines,
+  type BundleLine, type CheckpointLine, type EntryLine, type EventLine, type HeaderLine, type ProofLine, type SessionLine, type SignatureLine,
 } from './bundle-format.ts';
 import { keyIdOf, type PublicKeyInfo } from './keys.ts';
-import { LedgerChecker, checkCheckpoint, type Checkpoint } from './ledger-check.ts';
+import { LedgerChecker, checkCheckpoint, treeHead, type Checkpoint } from './ledger-check.ts';
+import { verifyInclusion, type Hash } from './merkle.ts';
+import { ledgerLeaf } from './merkle-index.ts';
 import { bundleMessage, checkSigned } from './signatures.ts';
 import type { VerifyReport } from './verify.ts';
 
@@ -18,8 +20,8 @@ export interface BundleReport extends VerifyReport {
 
 /**
  * Verifies a bundle offline with nothing but the file: the header's keys, every session's chain against its
- * seal and record, each seal's signature and its linkage through the ledger segment to the signed checkpoint,
- * and the signature over the whole file. With `trustedKeys`, every key in the header must be one of them.
+ * seal and record, each seal's signature and its inclusion in the signed checkpoint's Merkle tree (version 1:
+ * its linkage through the ledger segment to the checkpoint), and the signature over the whole file. With `trustedKeys`, every key in the header must be one of them.
  * Streams the file; never throws on a damaged one (every problem is a break).
  */
 export async function verifyBundle(file: string, opts: { trustedKeys?: readonly PublicKeyInfo[] } = {}): Promise<BundleReport> {
@@ -35,7 +37,8 @@ class BundleVerifier {
   private header: HeaderLine | undefined;
   private keys: PublicKeyInfo[] = [];
   private current: { s: SessionFields; chain: ChainChecker; sealed: boolean } | undefined;
-  private readonly bundled = new Map<string, { seq: number; hash: string; linked: boolean }>();
+  private version: unknown;
+  private readonly bundled = new Map<string, { seq: number; hash: string; linked: boolean; leaf: Hash; proof?: ProofLine }>();
   private ledger: LedgerChecker | undefined;
   private checkpoint: Checkpoint | undefined;
   private signed = false;
@@ -78,8 +81,18 @@ class BundleVerifier {
     for (const id of this.header?.sessions ?? []) {
       if (!this.bundled.has(id)) report({ sessionId: id, seq: null, what: 'session listed in the header but not (completely) in the bundle' });
     }
+    const head = this.checkpoint && treeHead(this.checkpoint);
     for (const [id, b] of this.bundled) {
-      if (!b.linked) report({ sessionId: id, seq: null, ledgerSeq: b.seq, what: 'seal not found in the ledger segment' });
+      if (this.version === 1) {
+        if (!b.linked) report({ sessionId: id, seq: null, ledgerSeq: b.seq, what: 'seal not found in the ledger segment' });
+      } else if (!b.proof) report({ sessionId: id, seq: null, ledgerSeq: b.seq, what: 'seal has no inclusion proof' });
+      else if (head && head !== 'malformed') {
+        const p = b.proof;
+        if (p.treeSize !== head.treeSize) report({ sessionId: id, seq: null, ledgerSeq: b.seq, what: `inclusion proof is for tree size ${p.treeSize}, the checkpoint signs size ${head.treeSize}` });
+        else if (!verifyInclusion(p.leafIndex, p.treeSize, b.leaf, p.path.map((h) => Buffer.from(h, 'hex')), Buffer.from(head.rootHash, 'hex'))) {
+          report({ sessionId: id, seq: null, ledgerSeq: b.seq, what: `seal is not in the checkpoint's Merkle tree (size ${head.treeSize}): inclusion proof fails` });
+        }
+      }
       const seal = this.ledger?.seals.get(id);
       if (seal && seal.count > 1) report({ sessionId: id, seq: null, ledgerSeq: seal.ledgerSeq, what: `session sealed ${seal.count} times in the ledger` });
       const tomb = this.ledger?.tombstones.get(id);
@@ -88,9 +101,11 @@ class BundleVerifier {
     this.breaks.sort(compareBreaks);
     const cp = this.checkpoint;
     return {
-      checked: { sessions: this.bundled.size, events: this.events, ledgerEntries: this.ledger?.entries ?? 0, openSessions: 0, purgedSessions: 0 },
+      checked: { sessions: this.bundled.size, events: this.events, ledgerEntries: this.ledger?.entries ?? this.bundled.size, openSessions: 0, purgedSessions: 0 },
       open: [],
       checkpoint: cp ? { ledgerSeq: cp.ledgerSeq, time: cp.time } : null,
+      tree: head && head !== 'malformed' ? { size: head.treeSize, rootHash: head.rootHash } : null,
+      consistency: null,
       breaks: this.breaks,
       keyIds: this.keys.map((k) => k.keyId),
       sessionIds: Array.isArray(this.header?.sessions) ? this.header.sessions : [],
@@ -111,6 +126,8 @@ class BundleVerifier {
         return this.eventLine(line);
       case 'seal':
         return this.sealLine(line);
+      case 'proof':
+        return this.proofLine(line);
       case 'ledger':
         return this.ledgerLine(line);
       case 'checkpoint':
@@ -128,7 +145,8 @@ class BundleVerifier {
   private headerLine(line: HeaderLine): void {
     if (this.lineNo !== 1) this.report(this.at('header not on the first line', null));
     this.header = line;
-    if (line.format !== BUNDLE_FORMAT || line.version !== BUNDLE_VERSION) this.report(this.at(`unsupported bundle format ${String(line.format)} v${String(line.version)}`, null));
+    this.version = line.version;
+    if (line.format !== BUNDLE_FORMAT || !BUNDLE_VERSIONS.includes(line.version)) this.report(this.at(`unsupported bundle format ${String(line.format)} v${String(line.version)}`, null));
     this.keys = Array.isArray(line.keys) ? line.keys.filter((k) => k && typeof k === 'object') : [];
     for (const k of this.keys) {
       let id: string | undefined;
@@ -187,11 +205,35 @@ class BundleVerifier {
     const d = e.data;
     const seal = { ledgerSeq: e.seq, finalHash: String(d.finalHash), eventCount: Number(d.eventCount), endedAt: Number(d.endedAt), endReason: String(d.endReason) };
     checkAgainstSeal(cur.s, cur.chain, seal, this.report);
-    this.bundled.set(id, { seq: e.seq, hash: e.hash, linked: false });
+    if (this.version !== 1) {
+      // Version 1 checks seal signatures in the ledger segment; from version 2 the seal line is the only copy.
+      const problem = checkSigned(this.keys, d.keyId, e.time, sealMessage(id, seal.eventCount, seal.finalHash), d.signature);
+      if (problem) this.report({ ...this.at(`seal: ${problem}`, id), ledgerSeq: e.seq });
+    }
+    this.bundled.set(id, { seq: e.seq, hash: e.hash, linked: false, leaf: ledgerLeaf(e) });
+  }
+
+  private proofLine(line: ProofLine): void {
+    const cur = this.current;
+    const b = cur?.sealed ? this.bundled.get(cur.s.id) : undefined;
+    if (this.version === 1 || !b || b.proof) {
+      this.report(this.at('proof line not right after a seal line'));
+      return;
+    }
+    const hex = /^[0-9a-f]{64}$/;
+    if (!Number.isSafeInteger(line.leafIndex) || !Number.isSafeInteger(line.treeSize) || !Array.isArray(line.path) || !line.path.every((h) => typeof h === 'string' && hex.test(h))) {
+      throw new Error('leafIndex, treeSize or path');
+    }
+    if (line.leafIndex !== b.seq - 1) this.report({ ...this.at(`inclusion proof is for leaf ${line.leafIndex}, the seal is ledger #${b.seq} (leaf ${b.seq - 1})`), ledgerSeq: b.seq });
+    b.proof = line;
   }
 
   private ledgerLine(line: EntryLine): void {
     this.endSession();
+    if (this.version !== 1) {
+      this.report(this.at('ledger line in a bundle of version 2 (seals are proven by inclusion proofs)', line.entry?.sessionId ?? null));
+      return;
+    }
     const e = entryOf(line);
     this.ledger ??= new LedgerChecker(this.keys, this.report, { start: { seq: e.seq, prevHash: e.prevHash } });
     this.ledger.push(e);
@@ -209,6 +251,10 @@ class BundleVerifier {
     if (problem) this.report(this.at(`checkpoint: ${problem}`, null));
     if (problem === 'malformed checkpoint') return;
     this.checkpoint = cp;
+    if (this.version !== 1) {
+      if (!treeHead(cp)) this.report(this.at('checkpoint signs no Merkle tree head', null));
+      return;
+    }
     const ledger = this.ledger;
     if (!ledger || ledger.lastSeq !== cp.ledgerSeq || ledger.lastHash !== cp.ledgerHash) {
       this.report(this.at(`checkpoint (ledger seq ${cp.ledgerSeq}) does not match the end of the ledger segment`, null));

@@ -45,18 +45,63 @@ describe('evidence bundles', () => {
   it('verify offline with nothing but the file', async () => {
     const r = await verifyBundle(file);
     expect(r.breaks).toEqual([]);
-    expect(r.checked).toMatchObject({ sessions: 2, events: 610, ledgerEntries: 3 });
+    expect(r.checked).toMatchObject({ sessions: 2, events: 610, ledgerEntries: 2 });
     expect(r.sessionIds).toEqual(ids);
     expect(r.keyIds).toEqual(keys.map((k) => k.keyId));
     expect(r.checkpoint?.ledgerSeq).toBe(3);
+    expect(r.tree).toEqual({ size: 3, rootHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
-  it('carries the ledger segment from the first bundled seal, including other sessions’ seals', () => {
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ type: 'header', format: 'airlock-evidence-bundle', version: 1, sessions: ids });
-    expect(lines.filter((l) => l.type === 'ledger').map((l) => l.entry.sessionId)).toEqual([ids[0], other, ids[1]]);
-    expect(lines.at(-2).type).toBe('checkpoint');
+  it('carries each seal with its inclusion proof in the checkpoint’s tree, and nothing of other sessions', () => {
+    const text = readFileSync(file, 'utf8');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ type: 'header', format: 'airlock-evidence-bundle', version: 2, sessions: ids });
+    expect(lines.filter((l) => l.type === 'seal' || l.type === 'proof').map((l) => [l.type, l.entry?.seq ?? l.leafIndex])).toEqual([['seal', 1], ['proof', 0], ['seal', 3], ['proof', 2]]);
+    expect(lines.filter((l) => l.type === 'proof').map((l) => [l.treeSize, l.path.length])).toEqual([[3, 2], [3, 1]]);
+    expect(lines.some((l) => l.type === 'ledger')).toBe(false);
+    expect(text).not.toContain(other);
+    expect(lines.at(-2)).toMatchObject({ type: 'checkpoint', checkpoint: { ledgerSeq: 3, treeSize: 3, rootHash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(lines.at(-1).type).toBe('signature');
+  });
+
+  it('names a seal whose inclusion proof is altered, swapped or missing, even with the digest aside', async () => {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const at = lines.map((l, i) => (l.startsWith('{"type":"proof"') ? i : -1)).filter((i) => i >= 0);
+    const edit = (f: (ls: string[]) => void) => tampered(() => {
+      const copy = [...lines];
+      f(copy);
+      return copy.join('\n');
+    });
+    const fails = (id: string) => ({ sessionId: id, seq: null, ledgerSeq: expect.any(Number), what: expect.stringMatching(/not in the checkpoint's Merkle tree \(size 3\): inclusion proof fails/) });
+
+    const altered = edit((ls) => (ls[at[0]] = ls[at[0]].replace(/"path":\["(.)/, (_m, c: string) => `"path":["${c === '0' ? '1' : '0'}`)));
+    const r1 = (await verifyBundle(altered)).breaks;
+    expect(r1).toContainEqual(fails(ids[0]));
+    expect(r1.filter((b) => b.sessionId === ids[1])).toEqual([]);
+
+    const swapped = edit((ls) => ([ls[at[0]], ls[at[1]]] = [ls[at[1]], ls[at[0]]]));
+    const r2 = (await verifyBundle(swapped)).breaks;
+    expect(r2).toContainEqual(expect.objectContaining({ sessionId: ids[0], what: expect.stringMatching(/inclusion proof is for leaf 2, the seal is ledger #1/) }));
+    expect(r2).toContainEqual(fails(ids[0]));
+    expect(r2).toContainEqual(fails(ids[1]));
+
+    const dropped = edit((ls) => ls.splice(at[1], 1));
+    expect((await verifyBundle(dropped)).breaks).toContainEqual({ sessionId: ids[1], seq: null, ledgerSeq: 3, what: 'seal has no inclusion proof' });
+
+    const otherRoot = edit((ls) => (ls[ls.length - 3] = ls[ls.length - 3].replace(/"rootHash":"(.)/, (_m, c: string) => `"rootHash":"${c === '0' ? '1' : '0'}`)));
+    const r4 = (await verifyBundle(otherRoot)).breaks;
+    expect(r4).toContainEqual(expect.objectContaining({ what: expect.stringMatching(/checkpoint: signature invalid/) }));
+    expect(r4).toContainEqual(fails(ids[0]));
+  });
+
+  it('still verifies a version 1 bundle (a ledger segment, a checkpoint without a tree head)', async () => {
+    const v1 = join(import.meta.dirname, '../../test/forensics/data/bundle-v1.jsonl');
+    const r = await verifyBundle(v1);
+    expect(r.breaks).toEqual([]);
+    expect(r.checked).toMatchObject({ sessions: 2, ledgerEntries: 3 });
+    expect(r.tree).toBeNull();
+    const t = tampered(() => readFileSync(v1, 'utf8').replace(/("type":"ledger".*"eventCount":)(\d)/, (_m, a: string, d: string) => `${a}${d === '9' ? '8' : '9'}`));
+    expect((await verifyBundle(t)).breaks).toContainEqual(expect.objectContaining({ ledgerSeq: 1, what: 'ledger seal entry hash mismatch (entry altered)' }));
   });
 
   it('names the event when one byte of its data is changed', async () => {
@@ -141,6 +186,10 @@ describe('evidence bundles', () => {
       const bad = spawnSync('bash', ['check.sh', 'bad.jsonl'], { cwd: dir, encoding: 'utf8' });
       expect(bad.stdout).toContain('event hash mismatch');
       expect(bad.status).toBe(1);
+      writeFileSync(join(dir, 'badproof.jsonl'), readFileSync(small, 'utf8').replace(/"path":\["(.)/, (_m, c: string) => `"path":["${c === 'a' ? 'b' : 'a'}`));
+      const badProof = spawnSync('bash', ['check.sh', 'badproof.jsonl'], { cwd: dir, encoding: 'utf8' });
+      expect(badProof.stdout).toContain("inclusion proof fails: seal not in the checkpoint's tree");
+      expect(badProof.status).toBe(1);
     } finally {
       await f.cleanup();
       rmSync(dir, { recursive: true, force: true });

@@ -3,9 +3,10 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import type { LedgerEntry, SessionRecord, Store } from '../store/types.ts';
 import { createCheckpoint } from './checkpoint.ts';
-import { checkpointLine, entryLine, eventLine, headerLine, sessionLine, signatureLine } from './bundle-format.ts';
+import { checkpointLine, entryLine, eventLine, headerLine, proofLine, sessionLine, signatureLine } from './bundle-format.ts';
 import type { KeyRing } from './keys.ts';
 import type { Checkpoint } from './ledger-check.ts';
+import { inclusionProof } from './merkle-index.ts';
 import { bundleMessage } from './signatures.ts';
 
 export { verifyBundle, type BundleReport } from './bundle-verify.ts';
@@ -15,14 +16,16 @@ export interface ExportResult {
   readonly checkpoint: Checkpoint;
   readonly sessions: number;
   readonly events: number;
+  /** The seals: the only ledger entries a bundle carries. */
   readonly ledgerEntries: number;
   readonly bytes: number;
 }
 
 /**
- * Writes a self-contained evidence bundle for closed sessions: per session its record, its events in order
- * and its seal; then the ledger segment from the earliest seal to a checkpoint signed now (which also lands
- * in the ledger), then a signature over the whole file. Streams events; written to a temp file and renamed.
+ * Writes a self-contained evidence bundle for closed sessions: per session its record, its events in order,
+ * its seal and the seal's inclusion proof in the Merkle tree of a checkpoint signed now (which also lands in
+ * the ledger); then that checkpoint and a signature over the whole file. Streams events; written to a temp
+ * file and renamed.
  */
 export async function exportBundle(store: Store, keys: KeyRing, sessionIds: readonly string[], outFile: string): Promise<ExportResult> {
   const ids = [...new Set(sessionIds)];
@@ -46,7 +49,6 @@ export async function exportBundle(store: Store, keys: KeyRing, sessionIds: read
   const tmp = `${outFile}.${process.pid}.tmp`;
   const out = new LineWriter(tmp);
   let events = 0;
-  let ledgerEntries = 0;
   try {
     out.line(headerLine(ids, keys.keys));
     for (const s of sessions) {
@@ -55,13 +57,9 @@ export async function exportBundle(store: Store, keys: KeyRing, sessionIds: read
         out.line(eventLine(e));
         events++;
       }
-      out.line(entryLine('seal', seals.get(s.id)!));
-    }
-    const from = Math.min(...[...seals.values()].map((e) => e.seq));
-    for await (const e of store.readLedger(from)) {
-      if (e.seq > checkpoint.ledgerSeq) break;
-      out.line(entryLine('ledger', e));
-      ledgerEntries++;
+      const seal = seals.get(s.id)!;
+      out.line(entryLine('seal', seal));
+      out.line(proofLine(seal.seq - 1, checkpoint.ledgerSeq, await inclusionProof(store, seal.seq, checkpoint.ledgerSeq)));
     }
     out.line(checkpointLine(checkpoint));
     const sha256 = out.digest();
@@ -73,7 +71,7 @@ export async function exportBundle(store: Store, keys: KeyRing, sessionIds: read
     rmSync(tmp, { force: true });
     throw err;
   }
-  return { checkpoint, sessions: sessions.length, events, ledgerEntries, bytes: out.bytes };
+  return { checkpoint, sessions: sessions.length, events, ledgerEntries: seals.size, bytes: out.bytes };
 }
 
 class LineWriter {

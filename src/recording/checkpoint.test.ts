@@ -6,8 +6,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { forensics, type Forensics } from '../../test/forensics/fixtures.ts';
 import { silentLogger } from '../core/logger.ts';
 import { GENESIS } from './chain.ts';
+import { EMPTY_ROOT } from './merkle.ts';
+import { merkleRoot } from './merkle-index.ts';
+import { checkpointMessage } from './signatures.ts';
 import {
-  checkCheckpoint, createCheckpoint, latestCheckpointFile, publishCheckpoint, readCheckpointFile, readLatestCheckpoint, startCheckpointing,
+  checkCheckpoint, createCheckpoint, isCheckpoint, latestCheckpointFile, publishCheckpoint, readCheckpointFile, readLatestCheckpoint, startCheckpointing,
 } from './checkpoint.ts';
 import { forensicsSettings } from './forensics-config.ts';
 import { verifyStore } from './verify.ts';
@@ -30,16 +33,47 @@ describe('checkpoints', () => {
     expect(checkpoint).toMatchObject({ ledgerSeq: head!.seq, ledgerHash: head!.hash });
     expect(entry).toMatchObject({ kind: 'checkpoint', sessionId: null, seq: head!.seq + 1, data: checkpoint });
     expect(checkCheckpoint(checkpoint, f.keys.keys)).toBeNull();
-    expect(checkCheckpoint({ ...checkpoint, ledgerSeq: 1 }, f.keys.keys)).toMatch(/signature invalid/);
-    expect((await verifyStore(f.store, f.keys.keys, { checkpoint })).breaks).toEqual([]);
+    expect(checkCheckpoint({ ...checkpoint, ledgerSeq: 1, treeSize: 1 }, f.keys.keys)).toMatch(/signature invalid/);
+    expect(checkCheckpoint({ ...checkpoint, rootHash: EMPTY_ROOT.toString('hex') }, f.keys.keys)).toMatch(/signature invalid/);
+    expect(checkCheckpoint({ ...checkpoint, treeSize: 1 }, f.keys.keys)).toBe('malformed checkpoint');
+    expect(checkCheckpoint({ ...checkpoint, rootHash: undefined }, f.keys.keys)).toBe('malformed checkpoint');
+    expect(checkpoint).toMatchObject({ treeSize: head!.seq, rootHash: (await merkleRoot(f.store, head!.seq)).toString('hex') });
+    expect(empty.checkpoint).toMatchObject({ treeSize: 0, rootHash: EMPTY_ROOT.toString('hex') });
+    const r = await verifyStore(f.store, f.keys.keys, { checkpoint });
+    expect(r.breaks).toEqual([]);
+    expect(r.consistency).toMatchObject({ fromSize: head!.seq, toSize: head!.seq + 1, verified: true });
+  });
+
+  it('still verifies a checkpoint made before the Merkle tree (no tree head, v1 message)', async () => {
+    await f.session();
+    const head = (await f.store.ledgerHead())!;
+    const time = Date.now();
+    const old = { ledgerSeq: head.seq, ledgerHash: head.hash, time, keyId: f.keys.current.keyId, signature: f.keys.sign(checkpointMessage(head.seq, head.hash, time)) };
+    expect(isCheckpoint(old)).toBe(true);
+    expect(checkCheckpoint(old, f.keys.keys)).toBeNull();
+    await f.session();
+    const r = await verifyStore(f.store, f.keys.keys, { checkpoint: old });
+    expect(r.breaks).toEqual([]);
+    expect(r.consistency).toBeNull();
+    expect(r.tree?.size).toBe(2);
   });
 
   it('names a checkpoint entry altered inside the ledger', async () => {
     await f.session();
     await createCheckpoint(f.store, f.keys);
-    f.store.db.prepare("UPDATE ledger SET data = json_set(data, '$.ledgerSeq', 0) WHERE kind = 'checkpoint'").run();
+    f.store.db.prepare("UPDATE ledger SET data = json_set(data, '$.ledgerSeq', 0, '$.treeSize', 0) WHERE kind = 'checkpoint'").run();
     const r = await verifyStore(f.store, f.keys.keys);
     expect(r.breaks.map((b) => b.what)).toEqual(expect.arrayContaining([expect.stringMatching(/checkpoint entry hash mismatch/), expect.stringMatching(/^checkpoint: signature invalid/)]));
+  });
+
+  it('names a checkpoint entry whose tree head does not match the ledger', async () => {
+    await f.session();
+    await f.session();
+    await createCheckpoint(f.store, f.keys);
+    const wrong = (await merkleRoot(f.store, 1)).toString('hex');
+    f.store.db.prepare("UPDATE ledger SET data = json_set(data, '$.rootHash', ?) WHERE kind = 'checkpoint'").run(wrong);
+    const r = await verifyStore(f.store, f.keys.keys);
+    expect(r.breaks).toContainEqual(expect.objectContaining({ ledgerSeq: 3, what: "checkpoint entry's Merkle root does not match the ledger's first 2 entries" }));
   });
 
   it('publishes to latest.json and an append-only checkpoints.jsonl', async () => {

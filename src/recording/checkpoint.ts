@@ -6,23 +6,28 @@ import { GENESIS, ledgerHash } from './chain.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from './forensics-config.ts';
 import type { KeyRing } from './keys.ts';
 import type { Checkpoint } from './ledger-check.ts';
+import { merkleRoot } from './merkle-index.ts';
 import { checkpointMessage } from './signatures.ts';
 
 export type { Checkpoint } from './ledger-check.ts';
 export { checkCheckpoint } from './ledger-check.ts';
 
-/** Signs the given ledger head. */
-export function signCheckpoint(keys: KeyRing, ledgerSeq: number, ledgerHashHex: string, time = Date.now()): Checkpoint {
-  return { ledgerSeq, ledgerHash: ledgerHashHex, time, keyId: keys.current.keyId, signature: keys.sign(checkpointMessage(ledgerSeq, ledgerHashHex, time)) };
+/** Signs the given ledger head and the Merkle tree head over the same entries (tree size = ledger seq). */
+export function signCheckpoint(keys: KeyRing, ledgerSeq: number, ledgerHashHex: string, rootHash: string, time = Date.now()): Checkpoint {
+  const tree = { treeSize: ledgerSeq, rootHash };
+  return { ledgerSeq, ledgerHash: ledgerHashHex, ...tree, time, keyId: keys.current.keyId, signature: keys.sign(checkpointMessage(ledgerSeq, ledgerHashHex, time, tree)) };
 }
 
 /**
  * Signs the current ledger head and appends a 'checkpoint' entry recording it. The returned checkpoint
- * covers the head before that entry; publish it (file, webhook) so a later truncation of the ledger shows.
+ * covers the head before that entry; publish it (file, webhook) so a later truncation or rewrite of the
+ * ledger shows. Indexes the Merkle tree up to the head first (only the entries new since the last time).
  */
 export async function createCheckpoint(store: Store, keys: KeyRing, now = Date.now()): Promise<{ checkpoint: Checkpoint; entry: LedgerEntry }> {
   const head = await store.ledgerHead();
-  const checkpoint = signCheckpoint(keys, head?.seq ?? 0, head?.hash ?? GENESIS, now);
+  const size = head?.seq ?? 0;
+  const root = await merkleRoot(store, size);
+  const checkpoint = signCheckpoint(keys, size, head?.hash ?? GENESIS, root.toString('hex'), now);
   const data = { ...checkpoint };
   const entry = await store.appendLedger({ kind: 'checkpoint', sessionId: null, time: now, data }, (prevHash, seq) =>
     ledgerHash(prevHash, { seq, kind: 'checkpoint', sessionId: null, time: now, data }),
@@ -110,7 +115,8 @@ export function readLatestCheckpoint(dataDir: string): Checkpoint | undefined {
 export function isCheckpoint(v: unknown): v is Checkpoint {
   if (!v || typeof v !== 'object') return false;
   const c = v as Record<string, unknown>;
-  return typeof c.ledgerSeq === 'number' && typeof c.ledgerHash === 'string' && typeof c.time === 'number' && typeof c.keyId === 'string' && typeof c.signature === 'string';
+  const tree = c.treeSize === undefined && c.rootHash === undefined ? true : typeof c.treeSize === 'number' && typeof c.rootHash === 'string';
+  return typeof c.ledgerSeq === 'number' && typeof c.ledgerHash === 'string' && typeof c.time === 'number' && typeof c.keyId === 'string' && typeof c.signature === 'string' && tree;
 }
 
 export interface CheckpointingOptions extends PublishOptions {

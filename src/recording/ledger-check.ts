@@ -2,12 +2,17 @@ import type { LedgerEntry } from '../store/types.ts';
 import { GENESIS, ledgerHash, sealMessage } from './chain.ts';
 import type { Break, Report, SealData } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
+import { EMPTY_ROOT, Frontier, type Hash } from './merkle.ts';
+import { ledgerLeaf } from './merkle-index.ts';
 import { checkSigned, checkpointMessage, tombstoneMessage } from './signatures.ts';
 
 /** A signed statement of the ledger head, published outside the store (see checkpoint.ts). */
 export interface Checkpoint {
   readonly ledgerSeq: number;
   readonly ledgerHash: string;
+  /** The Merkle tree head over entries 1…ledgerSeq (treeSize = ledgerSeq); absent in checkpoints from before the tree. */
+  readonly treeSize?: number;
+  readonly rootHash?: string;
   readonly time: number;
   readonly keyId: string;
   readonly signature: string;
@@ -31,12 +36,22 @@ const RECENT = 4096;
 export function checkCheckpoint(cp: Checkpoint, keys: readonly PublicKeyInfo[]): string | null {
   if (!cp || typeof cp !== 'object') return 'malformed checkpoint';
   if (!Number.isInteger(cp.ledgerSeq) || cp.ledgerSeq < 0 || typeof cp.ledgerHash !== 'string' || typeof cp.time !== 'number') return 'malformed checkpoint';
-  return checkSigned(keys, cp.keyId, cp.time, checkpointMessage(cp.ledgerSeq, cp.ledgerHash, cp.time), cp.signature);
+  const tree = treeHead(cp);
+  if (tree === 'malformed') return 'malformed checkpoint';
+  return checkSigned(keys, cp.keyId, cp.time, checkpointMessage(cp.ledgerSeq, cp.ledgerHash, cp.time, tree ?? undefined), cp.signature);
+}
+
+/** The tree head a checkpoint signs: null for one made before the tree, 'malformed' when half there or not the ledger's size. */
+export function treeHead(cp: Checkpoint): { treeSize: number; rootHash: string } | null | 'malformed' {
+  if (cp.treeSize === undefined && cp.rootHash === undefined) return null;
+  if (cp.treeSize !== cp.ledgerSeq || typeof cp.rootHash !== 'string' || !/^[0-9a-f]{64}$/.test(cp.rootHash)) return 'malformed';
+  return { treeSize: cp.treeSize, rootHash: cp.rootHash };
 }
 
 /**
  * Checks the store-wide ledger as it streams by in seq order: seq contiguous, each prevHash linking to the
- * entry before, each hash recomputed, and every seal, tombstone and checkpoint signature. Collects one small
+ * entry before, each hash recomputed, and every seal, tombstone and checkpoint signature. Recomputes the
+ * Merkle tree over the entries (from seq 1) and checks the tree heads checkpoints sign. Collects one small
  * record per seal and tombstone for the session checks. `start` lets it check a segment (bundles).
  */
 export class LedgerChecker {
@@ -48,6 +63,12 @@ export class LedgerChecker {
   private readonly recent = new Map<number, string>();
   private readonly deferred: { atSeq: number; ledgerSeq: number; ledgerHash: string }[] = [];
   private checkpointSeen = false;
+  /** The tree over the entries so far; dropped at a gap (reported), after which no root can be recomputed. */
+  private tree: Frontier | undefined;
+  private readonly recentTrees = new Map<number, Frontier>();
+  private readonly deferredRoots: { atSeq: number; treeSize: number; rootHash: string }[] = [];
+  /** The Merkle leaf of the entry pushed last. */
+  lastLeaf: Hash | undefined;
 
   constructor(
     private readonly keys: readonly PublicKeyInfo[],
@@ -56,11 +77,26 @@ export class LedgerChecker {
   ) {
     this.lastSeq = (options.start?.seq ?? 1) - 1;
     this.lastHash = options.start?.prevHash ?? GENESIS;
-    if (this.lastSeq === 0) this.recent.set(0, GENESIS);
+    if (this.lastSeq === 0) {
+      this.recent.set(0, GENESIS);
+      this.tree = new Frontier();
+      this.recentTrees.set(0, this.tree.clone());
+    }
+  }
+
+  /** The Merkle root recomputed over every entry pushed, unless the walk started mid-ledger or hit a gap. */
+  treeRoot(): Hash | undefined {
+    return this.tree?.root();
   }
 
   push(e: LedgerEntry): void {
     const at = (what: string): Break => ({ sessionId: e.sessionId, seq: null, ledgerSeq: e.seq, what });
+    this.lastLeaf = ledgerLeaf(e);
+    if (this.tree && e.seq === this.lastSeq + 1) {
+      this.tree.push(this.lastLeaf);
+      this.recentTrees.set(e.seq, this.tree.clone());
+      this.recentTrees.delete(e.seq - RECENT);
+    } else this.tree = undefined;
     if (e.seq !== this.lastSeq + 1) {
       this.report(at(e.seq > this.lastSeq + 1 ? `ledger entries missing (seq ${this.lastSeq + 1}–${e.seq - 1} deleted)` : `ledger seq ${e.seq} out of order`));
     } else if (e.prevHash !== this.lastHash) {
@@ -76,6 +112,11 @@ export class LedgerChecker {
     if (cp && e.seq === cp.ledgerSeq) {
       this.checkpointSeen = true;
       if (e.hash !== cp.ledgerHash) this.report(at(`ledger differs from the published checkpoint at seq ${cp.ledgerSeq} (rewritten, or truncated after checkpoint and re-appended)`));
+      const head = treeHead(cp);
+      const root = this.tree?.root().toString('hex');
+      if (head && head !== 'malformed' && root && root !== head.rootHash) {
+        this.report(at(`Merkle root over seq 1–${cp.ledgerSeq} differs from the published checkpoint's: an entry up to here was rewritten (even if the chain was recomputed)`));
+      }
     }
     const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
     switch (e.kind) {
@@ -91,15 +132,23 @@ export class LedgerChecker {
   }
 
   /** Ends the walk: the published checkpoint is covered, and checkpoint entries referring far back are resolved. */
-  async finish(lookup?: (seq: number) => Promise<string | undefined>): Promise<void> {
+  async finish(lookup?: (seq: number) => Promise<string | undefined>, rootLookup?: (treeSize: number) => Promise<Hash | undefined>): Promise<void> {
     const cp = this.options.checkpoint;
     if (cp && cp.ledgerSeq > 0 && !this.checkpointSeen && cp.ledgerSeq > this.lastSeq) {
       this.report({ sessionId: null, seq: null, ledgerSeq: this.lastSeq, what: `ledger truncated after checkpoint: the ledger ends at seq ${this.lastSeq}, the checkpoint of ${iso(cp.time)} covers seq ${cp.ledgerSeq}` });
+    }
+    const head = cp && treeHead(cp);
+    if (head && head !== 'malformed' && head.treeSize === 0 && head.rootHash !== EMPTY_ROOT.toString('hex')) {
+      this.report({ sessionId: null, seq: null, ledgerSeq: 0, what: 'the published checkpoint of the empty ledger names a Merkle root that is not the empty tree' });
     }
     if (!lookup) return;
     for (const d of this.deferred) {
       const hash = d.ledgerSeq === 0 ? GENESIS : await lookup(d.ledgerSeq);
       if (hash !== undefined && hash !== d.ledgerHash) this.report({ sessionId: null, seq: null, ledgerSeq: d.atSeq, what: `checkpoint entry does not match the ledger at seq ${d.ledgerSeq}` });
+    }
+    for (const d of this.deferredRoots) {
+      const root = rootLookup ? await rootLookup(d.treeSize) : undefined;
+      if (root !== undefined && root.toString('hex') !== d.rootHash) this.report({ sessionId: null, seq: null, ledgerSeq: d.atSeq, what: `checkpoint entry's Merkle root does not match the ledger's first ${d.treeSize} entries` });
     }
   }
 
@@ -152,6 +201,11 @@ export class LedgerChecker {
     } else {
       this.deferred.push({ atSeq: e.seq, ledgerSeq: cp.ledgerSeq, ledgerHash: cp.ledgerHash });
     }
+    const head = treeHead(cp);
+    if (!head || head === 'malformed' || !this.tree) return;
+    const then = this.recentTrees.get(head.treeSize);
+    if (!then) this.deferredRoots.push({ atSeq: e.seq, ...head });
+    else if (then.root().toString('hex') !== head.rootHash) this.report(at(`checkpoint entry's Merkle root does not match the ledger's first ${head.treeSize} entries`));
   }
 }
 

@@ -10,8 +10,10 @@ import { verifySignature } from './keys.ts';
 /** Tolerance on key validity periods: seal times come from the monotonic clock, key periods from the wall clock. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
-export function checkpointMessage(ledgerSeq: number, ledgerHash: string, time: number): Buffer {
-  return Buffer.from(`airlock-checkpoint-v1\n${ledgerSeq}\n${ledgerHash}\n${time}`);
+/** v1 signs the ledger head; v2 also the Merkle tree head (tree size, root hash) over the same entries. */
+export function checkpointMessage(ledgerSeq: number, ledgerHash: string, time: number, tree?: { treeSize: number; rootHash: string }): Buffer {
+  if (!tree) return Buffer.from(`airlock-checkpoint-v1\n${ledgerSeq}\n${ledgerHash}\n${time}`);
+  return Buffer.from(`airlock-checkpoint-v2\n${ledgerSeq}\n${ledgerHash}\n${tree.treeSize}\n${tree.rootHash}\n${time}`);
 }
 
 export function tombstoneMessage(sessionId: string, sealHash: string, purgedAt: number, policy: string): Buffer {

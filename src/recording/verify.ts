@@ -1,7 +1,9 @@
 import type { SessionRecord, Store } from '../store/types.ts';
 import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
-import { LedgerChecker, checkCheckpoint, type Checkpoint } from './ledger-check.ts';
+import { LedgerChecker, checkCheckpoint, treeHead, type Checkpoint } from './ledger-check.ts';
+import { verifyConsistency } from './merkle.ts';
+import { consistencyProof, merkleRoot } from './merkle-index.ts';
 
 export type { Break } from './chain-check.ts';
 export type { Checkpoint } from './ledger-check.ts';
@@ -20,6 +22,13 @@ export interface VerifyReport {
   readonly open: string[];
   /** The published checkpoint the ledger was compared with, if any. */
   readonly checkpoint: { readonly ledgerSeq: number; readonly time: number } | null;
+  /** The Merkle tree head recomputed from the entries (bundles: the one their checkpoint signs). */
+  readonly tree: { readonly size: number; readonly rootHash: string } | null;
+  /**
+   * The consistency proof (RFC 9162 §2.1.4) from the published checkpoint's tree to the current one, as the
+   * store's Merkle index gives it, and whether it verified: anyone holding both tree heads can check it.
+   */
+  readonly consistency: { readonly fromSize: number; readonly toSize: number; readonly proof: string[]; readonly verified: boolean } | null;
   /** Sorted by session, then seq. */
   readonly breaks: Break[];
 }
@@ -47,16 +56,26 @@ export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], 
     if (problem) report({ sessionId: null, seq: null, ledgerSeq: opts.checkpoint.ledgerSeq, what: `published checkpoint: ${problem}` });
   }
   const ledger = new LedgerChecker(keys, report, { checkpoint: opts.checkpoint });
+  const leaves = new LeafComparison(store, report);
   try {
-    for await (const e of store.readLedger()) ledger.push(e);
+    for await (const e of store.readLedger()) {
+      ledger.push(e);
+      await leaves.push(e.seq, ledger.lastLeaf!);
+    }
+    await leaves.flush();
   } catch (err) {
     report({ sessionId: null, seq: null, ledgerSeq: ledger.lastSeq + 1, what: `ledger unreadable after seq ${ledger.lastSeq}: ${(err as Error).message}` });
   }
-  await ledger.finish(async (seq) => {
-    for await (const e of store.readLedger(seq)) return e.seq === seq ? e.hash : undefined;
-    return undefined;
-  });
+  await ledger.finish(
+    async (seq) => {
+      for await (const e of store.readLedger(seq)) return e.seq === seq ? e.hash : undefined;
+      return undefined;
+    },
+    async (size) => (size <= ledger.lastSeq ? merkleRoot(store, size).catch(() => undefined) : undefined),
+  );
   const ledgerEnd = ledger.lastSeq;
+  const treeRoot = ledger.treeRoot();
+  const consistency = opts.checkpoint && treeRoot ? await checkConsistency(store, opts.checkpoint, ledgerEnd, treeRoot, report) : null;
 
   let sessions = 0;
   let events = 0;
@@ -124,6 +143,61 @@ export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], 
     checked: { sessions, events, ledgerEntries: ledger.entries, openSessions: open.length, purgedSessions: purged },
     open,
     checkpoint: opts.checkpoint ? { ledgerSeq: opts.checkpoint.ledgerSeq, time: opts.checkpoint.time } : null,
+    tree: treeRoot ? { size: ledgerEnd, rootHash: treeRoot.toString('hex') } : null,
+    consistency,
     breaks,
   };
+}
+
+/**
+ * Proves the current tree an append-only extension of the published one: the proof comes from the store's
+ * Merkle index, the roots from the signed checkpoint and from the entries just read, so a rewritten history
+ * fails whether or not the index was rewritten with it.
+ */
+async function checkConsistency(store: Store, cp: Checkpoint, size: number, root: Buffer, report: (b: Break) => void): Promise<VerifyReport['consistency']> {
+  const head = treeHead(cp);
+  if (!head || head === 'malformed' || size < head.treeSize) return null; // a v1 checkpoint; a malformed or truncated one is reported already
+  let proof: Buffer[];
+  try {
+    proof = await consistencyProof(store, head.treeSize, size);
+  } catch (err) {
+    report({ sessionId: null, seq: null, ledgerSeq: head.treeSize, what: `no Merkle consistency proof from the published checkpoint: ${(err as Error).message}` });
+    return null;
+  }
+  const verified = verifyConsistency(head.treeSize, size, Buffer.from(head.rootHash, 'hex'), root, proof);
+  if (!verified) {
+    report({
+      sessionId: null, seq: null, ledgerSeq: head.treeSize,
+      what: `Merkle consistency proof from the published checkpoint (tree size ${head.treeSize}) to the ledger (size ${size}) fails: the ledger is not an append-only extension of what was published`,
+    });
+  }
+  return { fromSize: head.treeSize, toSize: size, proof: proof.map((p) => p.toString('hex')), verified };
+}
+
+/** Compares each entry's recomputed leaf with the leaf the store indexed for it, a page at a time: an entry edited after it was indexed is named. */
+class LeafComparison {
+  private batch: { seq: number; leaf: Buffer }[] = [];
+  private indexed: number | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly report: (b: Break) => void,
+  ) {}
+
+  async push(seq: number, leaf: Buffer): Promise<void> {
+    this.indexed ??= await this.store.merkleLeafCount();
+    if (seq > this.indexed) return;
+    this.batch.push({ seq, leaf });
+    if (this.batch.length >= 512) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    const stored = await this.store.getMerkleNodes(batch.map((b) => ({ level: 0, index: b.seq - 1 })));
+    batch.forEach((b, i) => {
+      const s = stored[i];
+      if (s && !s.equals(b.leaf)) this.report({ sessionId: null, seq: null, ledgerSeq: b.seq, what: 'ledger entry differs from the Merkle leaf indexed for it (altered after it was logged)' });
+    });
+  }
 }
