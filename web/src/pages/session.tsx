@@ -1,5 +1,151 @@
-import type { Me } from '../types.ts';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, query, subscribe } from '../api.ts';
+import { Link } from '../components/link.tsx';
+import { Replay, recordingOf } from '../components/replay.tsx';
+import { Timeline } from '../components/timeline.tsx';
+import { bytes, dateTime, duration } from '../format.ts';
+import { can } from '../roles.ts';
+import { navigate } from '../router.ts';
+import type { Me, Session, StoredEvent, Verification } from '../types.ts';
 
-export function SessionPage({ id }: { me: Me; id: string; params: URLSearchParams }) {
-  return <div class="panel"><h1>Session {id}</h1></div>;
+/** Events read per request; a session's whole recording is read page by page up to MAX_EVENTS. */
+const PAGE = 2000;
+const MAX_EVENTS = 50_000;
+
+export function SessionPage({ me, id, params }: { me: Me; id: string; params: URLSearchParams }) {
+  const [session, setSession] = useState<Session | undefined>();
+  const [events, setEvents] = useState<StoredEvent[]>([]);
+  const [more, setMore] = useState<number | null>(null);
+  const [error, setError] = useState('');
+  const [verify, setVerify] = useState<Verification | undefined>();
+  const [verifyError, setVerifyError] = useState('');
+  const [streaming, setStreaming] = useState(false);
+  const focusSeq = params.get('seq') !== null ? Number(params.get('seq')) : undefined;
+  const tab = params.get('tab');
+
+  const checkSeal = () => {
+    setVerify(undefined);
+    setVerifyError('');
+    api<Verification>(`/api/sessions/${encodeURIComponent(id)}/verify`).then(setVerify, (err: Error) => setVerifyError(err.message));
+  };
+
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    let cancelled = false;
+    setSession(undefined);
+    setEvents([]);
+    setError('');
+    (async () => {
+      try {
+        const first = await api<{ session: Session; events: StoredEvent[]; next: number | null }>(`/api/sessions/${encodeURIComponent(id)}${query({ limit: PAGE })}`);
+        let all = first.events;
+        let next = first.next;
+        while (next !== null && all.length < MAX_EVENTS && !cancelled) {
+          const page = await api<{ events: StoredEvent[]; next: number | null }>(`/api/sessions/${encodeURIComponent(id)}/events${query({ from: next, limit: PAGE })}`);
+          all = all.concat(page.events);
+          next = page.next;
+        }
+        if (cancelled) return;
+        setSession(first.session);
+        setEvents(all);
+        setMore(next);
+        if (first.session.endedAt === null && next === null) {
+          // Live tail: everything after what was read, then the end of the session.
+          const from = all.length ? all[all.length - 1].seq + 1 : 0;
+          stop = subscribe(
+            `/api/sessions/${encodeURIComponent(id)}/live${query({ from })}`,
+            {
+              event: (e) => setEvents((old) => (old.length && old[old.length - 1].seq >= (e as StoredEvent).seq ? old : [...old, e as StoredEvent])),
+              end: (s) => {
+                setSession(s as Session);
+                setStreaming(false);
+                stop?.();
+              },
+            },
+            setStreaming,
+          );
+        }
+      } catch (err) {
+        if (!cancelled) setError((err as Error).message);
+      }
+    })();
+    checkSeal();
+    return () => {
+      cancelled = true;
+      stop?.();
+    };
+  }, [id]);
+
+  const recording = useMemo(() => (session ? recordingOf(events, session.startedAt, session.endedAt) : undefined), [events, session?.endedAt, session?.startedAt]);
+  // The seal is checked again when a live session ends.
+  useEffect(() => {
+    if (session?.endedAt && verify && !verify.sealed) checkSeal();
+  }, [session?.endedAt]);
+
+  if (error) return <div class="panel"><p class="error">{error}</p><Link href="/sessions">Back to the sessions</Link></div>;
+  if (!session) return <p class="muted">Loading…</p>;
+  const live = session.endedAt === null;
+  const view = tab === 'events' || !recording ? 'timeline' : 'replay';
+  const setTab = (t: string) => navigate(`/sessions/${encodeURIComponent(id)}${query({ tab: t })}`, { replace: true });
+
+  return (
+    <div>
+      <div class="panel">
+        <div class="session-head">
+          <div>
+            <h1>
+              {session.protocol.toUpperCase()} session on {session.connection} {live ? <span class="badge live" id="live-badge">live</span> : <span class="badge">ended</span>}
+            </h1>
+            <div class="muted code">{session.id}</div>
+          </div>
+          <div class="actions">
+            <Seal v={verify} error={verifyError} live={live} />
+            {can(me, 'audit') && <a class="button" id="export" href={`/api/sessions/${encodeURIComponent(id)}/export`} download>Export evidence</a>}
+          </div>
+        </div>
+        <dl class="facts">
+          <Fact k="User" v={`${session.subject}${session.kind === 'service' ? ' (service)' : ''}`} />
+          <Fact k="Groups" v={session.groups.join(', ') || '—'} />
+          <Fact k="Authenticated by" v={session.authMethod} />
+          <Fact k="Client" v={`${session.clientAddress}${session.application ? ` · ${session.application}` : ''}`} />
+          <Fact k="Started" v={dateTime(session.startedAt)} />
+          <Fact k={live ? 'Running for' : 'Duration'} v={duration((session.endedAt ?? Date.now()) - session.startedAt)} />
+          <Fact k="Ended" v={session.endedAt ? `${dateTime(session.endedAt)} (${session.endReason ?? ''})` : live && streaming ? 'live tail connected' : '—'} />
+          <Fact k="Traffic" v={`in ${bytes(session.bytesIn)} · out ${bytes(session.bytesOut)}`} />
+          <Fact k="Events" v={String(live ? events.length : session.eventCount)} />
+          {session.legalHold && <Fact k="Retention" v="legal hold" />}
+        </dl>
+      </div>
+      {recording && (
+        <div class="tabs">
+          <button type="button" id="tab-replay" class={view === 'replay' ? 'active' : ''} onClick={() => setTab('replay')}>Replay</button>
+          <button type="button" id="tab-events" class={view === 'timeline' ? 'active' : ''} onClick={() => setTab('events')}>Commands and events</button>
+        </div>
+      )}
+      {view === 'replay' && recording ? <Replay rec={recording} live={live} startAt={focusAt(events, focusSeq, session.startedAt)} /> : <Timeline events={events} startedAt={session.startedAt} focusSeq={focusSeq} />}
+      {more !== null && <p class="muted small">Only the first {events.length} events are shown; export the session for the rest.</p>}
+    </div>
+  );
+}
+
+/** Where a replay opened from a search hit starts: the hit's instant. */
+function focusAt(events: StoredEvent[], seq: number | undefined, startedAt: number): number | undefined {
+  const e = seq === undefined ? undefined : events.find((x) => x.seq === seq);
+  return e ? e.time - startedAt : undefined;
+}
+
+function Fact({ k, v }: { k: string; v: string }) {
+  return <div><dt>{k}</dt><dd title={v}>{v}</dd></div>;
+}
+
+/** The session's hash chain and seal, as GET /api/sessions/:id/verify reports them. */
+function Seal({ v, error, live }: { v?: Verification; error: string; live: boolean }) {
+  if (error) return <span class="badge warn" id="seal" title={error}>seal not checked</span>;
+  if (!v) return <span class="badge" id="seal">checking seal…</span>;
+  if (!v.ok) {
+    const b = v.breaks[0];
+    return <span class="badge bad" id="seal" title={v.breaks.map((x) => `seq ${x.seq}: ${x.problem}`).join('\n')}>chain broken{b ? ` at seq ${b.seq}: ${b.problem}` : ''}</span>;
+  }
+  if (!v.sealed) return <span class="badge warn" id="seal">{live ? `chain intact (${v.events} events), sealed when it ends` : 'chain intact, not sealed'}</span>;
+  return <span class="badge ok" id="seal" title={`${v.events} events verified`}>✓ verified · sealed</span>;
 }
