@@ -14,12 +14,17 @@ export interface SseStream {
   onClose(fn: () => void): void;
 }
 
-const open = new WeakMap<FastifyInstance, Set<SseStream>>();
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Open event streams (decorated on the root, so every plugin's instance shares it). */
+    readonly sseStreams: Set<SseStream>;
+  }
+}
 
 /** Ends every open stream before the server closes, so shutting down never waits on a browser tab. */
 export function closeStreamsOnShutdown(app: FastifyInstance): void {
   const set = new Set<SseStream>();
-  open.set(app, set);
+  app.decorate('sseStreams', set);
   app.addHook('preClose', async () => {
     for (const s of [...set]) s.close();
   });
@@ -37,7 +42,7 @@ export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
     'x-accel-buffering': 'no',
   });
   res.write(': airlock\n\n');
-  const registry = open.get(app);
+  const registry = app.sseStreams;
   const closers: (() => void)[] = [];
   let closed = false;
   const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
@@ -57,7 +62,7 @@ export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
-      registry?.delete(stream);
+      registry.delete(stream);
       res.end();
       for (const fn of closers.splice(0)) fn();
     },
@@ -66,7 +71,7 @@ export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
       else closers.push(fn);
     },
   };
-  registry?.add(stream);
+  registry.add(stream);
   res.on('close', () => stream.close());
   res.on('error', () => stream.close());
   return stream;
