@@ -20,7 +20,9 @@ import { pgConnection, startGateway, type TestGateway } from '../harness/gateway
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
 import { waitFor } from '../harness/wait.ts';
+import { freePort } from '../harness/ports.ts';
 import { chromiumPath, launchChromium, loopbackContext } from '../identity/browser.ts';
+import { startIdp, type TestIdp } from '../identity/oidc-provider.ts';
 import { collect, endedSession, gatewayClient, makeClientKey, registerKey, sessionEvents, sshConnection, type ClientKey } from '../ssh/helpers.ts';
 
 const SHOTS = process.env.AIRLOCK_SCREENSHOTS ? new URL('../../docs/screenshots/', import.meta.url).pathname : undefined;
@@ -30,6 +32,7 @@ const REPORT_SQL = `SELECT id, full_name, email, plan FROM customers WHERE note 
 let pg: PgServer;
 let sshd: SshdServer;
 let gw: TestGateway;
+let idp: TestIdp;
 let browser: Browser;
 let aliceKey: ClientKey;
 let api = '';
@@ -44,9 +47,18 @@ beforeAll(async () => {
       (3, 'Ada Lovelace', 'ada@example.org', 'enterprise', 'vip')`);
   })(), (async () => (sshd = await startSshd()))()]);
   expect(web.files.length).toBe(3);
+  const apiPort = await freePort();
+  api = `http://127.0.0.1:${apiPort}`;
+  // An OpenID provider, so the login page offers it next to the token form.
+  const client = { clientId: 'airlock-web', clientSecret: 'airlock-web-secret-0123456789abcdefgh' };
+  idp = await startIdp([{ ...client, type: 'web', redirectUris: [`${api}/auth/oidc/callback`] }]);
   gw = await startGateway({
-    listen: { postgres: '127.0.0.1:0', ssh: '127.0.0.1:0', api: '127.0.0.1:0' },
-    identity: { roles: { approver: ['dba-leads'], auditor: ['audit'], admin: ['platform'] } },
+    listen: { postgres: '127.0.0.1:0', ssh: '127.0.0.1:0', api: `127.0.0.1:${apiPort}` },
+    identity: {
+      oidc: [{ issuer: idp.issuer, audience: 'airlock', ...client }],
+      login: { issuer: idp.issuer },
+      roles: { approver: ['dba-leads'], auditor: ['audit'], admin: ['platform'] },
+    },
     reviews: { timeout: '2m' },
     connections: {
       app: pgConnection(pg, {
@@ -59,7 +71,6 @@ beforeAll(async () => {
       'web-01': await sshConnection(sshd, { allow: ['ops'] }),
     },
   });
-  api = `http://127.0.0.1:${gw.gw.listeners.get('api')!.port}`;
   aliceKey = await makeClientKey('alice');
   await registerKey(gw.gw.store, aliceKey, 'alice', ['dba', 'ops']);
 
@@ -77,7 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gw?.stop();
-  await Promise.all([pg?.stop(), sshd?.stop(), aliceKey?.remove()]);
+  await Promise.all([pg?.stop(), sshd?.stop(), idp?.stop(), aliceKey?.remove()]);
 });
 
 /** A shell with a pause between two commands, so the replay has a clear "before" and "after". */
@@ -123,13 +134,16 @@ async function shot(page: Page, name: string): Promise<void> {
 const screenText = (page: Page) => page.locator('#replay .xterm-rows').innerText();
 
 describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
-  it('login page: a bad token is refused with a reason; a good one signs in, and sign-out ends the session', async () => {
+  it('login page: the configured provider and the token form; a bad token is refused with a reason; sign-out ends the session', async () => {
     const context = await loopbackContext(browser);
     try {
       const page = await context.newPage();
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.goto(`${api}/sessions`);
       await page.waitForSelector('#token-form');
+      await page.waitForSelector('#login-oidc');
+      expect(await page.getAttribute('#login-oidc', 'href')).toBe('/auth/oidc/login');
+      expect(await page.locator('#login-saml').count()).toBe(0);
       await shot(page, 'login');
       await page.fill('#token', 'alk_not_a_real_token');
       await page.click('#token-form button[type=submit]');

@@ -171,7 +171,7 @@ export function Replay({ rec, live, startAt }: { rec: Recording; live: boolean; 
         <div class="screen" ref={screen} />
         <div class="controls">
           <button type="button" id="replay-play" onClick={toggle} title="Play / pause (space)">{playing ? '❚❚ Pause' : '▶ Play'}</button>
-          <button type="button" id="replay-next" onClick={jumpNext} disabled={!nextMark} title="Next command (shift + →)">⏭ Next command</button>
+          <button type="button" id="replay-next" onClick={jumpNext} disabled={!nextMark} title="Next command (shift + →)">Next command »</button>
           <input
             id="replay-seek" type="range" min={0} max={Math.round(rec.end)} step={1} value={Math.round(shown)} aria-label="position"
             onInput={(e) => {

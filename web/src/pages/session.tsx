@@ -110,7 +110,8 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
           <Fact k="Client" v={`${session.clientAddress}${session.application ? ` · ${session.application}` : ''}`} />
           <Fact k="Started" v={dateTime(session.startedAt)} />
           <Fact k={live ? 'Running for' : 'Duration'} v={duration((session.endedAt ?? Date.now()) - session.startedAt)} />
-          <Fact k="Ended" v={session.endedAt ? `${dateTime(session.endedAt)} (${session.endReason ?? ''})` : live && streaming ? 'live tail connected' : '—'} />
+          <Fact k="Ended" v={session.endedAt ? dateTime(session.endedAt) : streaming ? 'live tail connected' : '—'} />
+          {session.endReason && <Fact k="End reason" v={session.endReason} />}
           <Fact k="Traffic" v={`in ${bytes(session.bytesIn)} · out ${bytes(session.bytesOut)}`} />
           <Fact k="Events" v={String(live ? events.length : session.eventCount)} />
           {session.legalHold && <Fact k="Retention" v="legal hold" />}
