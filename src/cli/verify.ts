@@ -32,6 +32,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     if (json) io.out(JSON.stringify({ bundle, ...r }, null, 2));
     else {
       io.out(`bundle ${bundle}: ${r.checked.sessions} sessions, ${r.checked.events} events, ${r.checked.ledgerEntries} ledger entries${checkpointText(r)}`);
+      if (r.tree) io.out(`Merkle tree head signed by the checkpoint (each seal's proof is checked against it): ${r.tree.size} entries, root ${r.tree.rootHash}`);
       io.out(keysFile ? `signed by trusted keys: ${r.keyIds.join(', ')}` : `signed by keys ${r.keyIds.join(', ')}: compare with the gateway's published public keys (or pass --keys)`);
       printBreaks(r.breaks, io, 'bundle');
     }
@@ -53,6 +54,8 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       const extra = [c.openSessions ? `${c.openSessions} still open` : '', c.purgedSessions ? `${c.purgedSessions} purged by retention` : ''].filter(Boolean).join(', ');
       io.out(`verified ${c.sessions} sessions${extra ? ` (${extra})` : ''}, ${c.events} events, ${c.ledgerEntries} ledger entries${checkpointText(r)}`);
       if (!cpFile) io.out('no published checkpoint to compare with: run `airlock checkpoint` and keep a copy off this host');
+      const cons = r.consistency;
+      if (cons) io.out(`Merkle consistency proof (${cons.proof.length} hashes) from the published tree of ${cons.fromSize} entries to the current ${cons.toSize}: ${cons.verified ? 'verified' : 'FAILS'}`);
       for (const id of r.open) io.out(`open    ${id}: chain checked, not sealed yet`);
       printBreaks(r.breaks, io);
     }

@@ -115,7 +115,7 @@ export class LedgerChecker {
       const head = treeHead(cp);
       const root = this.tree?.root().toString('hex');
       if (head && head !== 'malformed' && root && root !== head.rootHash) {
-        this.report(at(`Merkle root over seq 1–${cp.ledgerSeq} differs from the published checkpoint's: an entry up to here was rewritten (even if the chain was recomputed)`));
+        this.report({ sessionId: null, seq: null, ledgerSeq: e.seq, what: `Merkle root over seq 1–${cp.ledgerSeq} differs from the published checkpoint's: an entry up to here was rewritten (even if the chain was recomputed)` });
       }
     }
     const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
