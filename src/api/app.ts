@@ -33,7 +33,12 @@ const STATUS: Record<string, number> = {
  * that declares none is refused for everyone, so forgetting a check fails closed.
  */
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // Bad input is refused with the reason, never silently dropped (removeAdditional) or turned into an array.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+  });
   trackRoutes(app);
   closeStreamsOnShutdown(app);
 

@@ -50,7 +50,8 @@ const error = (description: string) => ({ description, content: { 'application/j
 export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes.get(app) ?? []) {
-    const path = r.url.replace(/:(\w+)/g, '{$1}');
+    // fastify's `*` wildcard becomes a path parameter of its own.
+    const path = r.url.replace(/:(\w+)/g, '{$1}').replace(/\*$/, '{wildcard}');
     const s = r.schema ?? {};
     const isPublic = r.roles === 'public';
     const responses: Record<string, unknown> = { 200: { description: 'ok', content: okContent(s.returns) } };
@@ -60,7 +61,12 @@ export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
       responses[403] = error('a role this route needs is missing');
     }
     if (s.params) responses[404] = error('no such object, or not visible to the caller');
-    const params = [...parameters('path', s.params), ...parameters('query', s.querystring), ...parameters('header', s.headers)];
+    const declared = parameters('path', s.params) as { name: string }[];
+    // Every path template needs its parameter, also on routes that leave it unvalidated.
+    for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
+      if (!declared.some((p) => p.name === name)) declared.push({ name, in: 'path', required: true, schema: { type: 'string' } } as { name: string });
+    }
+    const params = [...declared, ...parameters('query', s.querystring), ...parameters('header', s.headers)];
     paths[path] ??= {};
     paths[path][r.method] = {
       operationId: `${r.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,

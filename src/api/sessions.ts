@@ -50,7 +50,7 @@ const listQuery = {
     since: timeText, until: timeText,
     open: { type: 'boolean', description: 'Only sessions still running (true) or ended (false)' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-    cursor: { type: 'string', maxLength: 20_000, description: 'The `next` of the previous page' },
+    cursor: { type: 'string', maxLength: 4000, description: 'The `next` of the previous page' },
   },
 } as const;
 const pageQuery = {

@@ -105,7 +105,8 @@ export class Gateway {
         live.reviewChanged(r);
         metrics.reviewChanged(r);
       };
-      const notReady = () => (gw.state === 'running' ? undefined : `the gateway is ${gw.state}`);
+      const notReady = () =>
+        gw.state !== 'running' ? `the gateway is ${gw.state}` : recorder.healthy ? undefined : 'the recording store refuses writes (new sessions and commands are refused)';
       const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
       const { host, port } = parseListen(config.listen.api);
       await api.listen({ host, port });
