@@ -195,7 +195,6 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(await page.locator('#export').count()).toBe(0);
       expect(await page.locator('a[href="/reviews"]').count()).toBe(0);
       expect(await page.locator('a[href="/tokens"]').count()).toBe(0);
-      await shot(page, 'sql-timeline');
     } finally {
       await page.context().close();
     }
@@ -256,7 +255,10 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await page.waitForSelector('#queue-state.on');
       await page.waitForSelector('#queue-empty');
       const alice = await gw.token('alice', ['dba', 'ops']);
-      const waiting = psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, ['-c', `UPDATE customers SET note = 'renewed' WHERE id = 1`]);
+      const waiting = psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, [
+        '-v', 'ON_ERROR_STOP=0', '-c', 'SELECT id, full_name, email, plan FROM customers ORDER BY id', '-c', 'DELETE FROM customers',
+        '-c', `UPDATE customers SET note = 'renewed' WHERE id = 1`,
+      ]);
       let done = false;
       void waiting.then(() => (done = true));
 
@@ -270,16 +272,38 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await shot(page, 'review-queue');
       expect(done).toBe(false);
 
+      expect(await card.locator('a', { hasText: 'session' }).getAttribute('href')).toMatch(/^\/sessions\/ses_\w+$/);
       await card.locator('input.reason').fill('renewal confirmed by sales');
       await card.locator('button.approve').click();
       const r = await waiting;
-      expect(r.code).toBe(0);
       expect(r.stdout).toContain('UPDATE 1');
       await page.waitForSelector('#queue-empty');
       const decided = page.locator('#decided .review').first();
       expect(await decided.locator('.outcome').innerText()).toBe('APPROVED');
       expect(await decided.innerText()).toContain('renewal confirmed by sales');
       expect(await pg.sql('SELECT note FROM customers WHERE id = 1')).toBe('renewed');
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('the timeline shows the hold and the decision inline, between the statements around them (auditor view)', async () => {
+    const page = await signedIn('irene', ['audit']);
+    try {
+      await page.goto(`${api}/sessions?search=renewed`);
+      await page.locator('#hits tbody tr').first().click();
+      await page.waitForSelector('#timeline');
+      const items = page.locator('#timeline > li');
+      await expect.poll(() => items.count()).toBe(7);
+      const outcomes = (await page.locator('#timeline > li .outcome').allInnerTexts()).map((o) => o.toLowerCase());
+      expect(outcomes).toEqual(['info', 'allowed', 'denied', 'held', 'approved', 'allowed', 'info']);
+      expect(await items.nth(3).innerText()).toContain(`UPDATE customers SET note = 'renewed' WHERE id = 1`);
+      expect(await items.nth(3).innerText()).toContain('updates-need-review');
+      expect(await items.nth(4).innerText()).toContain('Review approved by carol: “renewal confirmed by sales”');
+      expect(await items.nth(5).innerText()).toContain('UPDATE 1');
+      expect(await page.isVisible('#export')).toBe(true);
+      await expect.poll(() => page.textContent('#seal')).toBe('✓ verified · sealed');
+      await shot(page, 'sql-timeline');
     } finally {
       await page.context().close();
     }
@@ -336,6 +360,9 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(new Set(subjects)).toEqual(new Set(['bob']));
       expect(await user.locator('#filter-user').count()).toBe(0);
       expect(await user.textContent('.content')).toContain('You see your own sessions.');
+      await user.click('a[href="/connections"]');
+      await user.waitForSelector('#connections tbody tr');
+      expect(await user.locator('#connections tbody tr td:first-child').allInnerTexts()).toEqual(['app']);
       await user.goto(`${api}/sessions/${sshSession}`);
       await user.waitForSelector('.content .error');
       expect(await user.textContent('.content .error')).toContain(`no session ${sshSession}`);
@@ -350,6 +377,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(subjects).toEqual(new Set(['alice', 'bob']));
       await shot(auditor, 'sessions');
       expect(await auditor.locator('a[href="/reviews"]').count()).toBe(0);
+      expect(await auditor.locator('a[href="/tokens"]').count()).toBe(0);
       await auditor.fill('#filter-user', 'bob');
       await auditor.press('#filter-user', 'Tab');
       await expect.poll(() => auditor.locator('#sessions tbody tr td:nth-child(3)').allInnerTexts()).toEqual(['bob']);
@@ -362,6 +390,28 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(download.suggestedFilename()).toContain(sshSession);
     } finally {
       await auditor.context().close();
+    }
+  });
+
+  it('admins manage tokens: issue (the secret shown once, and it works), list, revoke', async () => {
+    const page = await signedIn('root', ['platform']);
+    try {
+      await page.click('a[href="/tokens"]');
+      await page.waitForSelector('#tokens');
+      await page.fill('#token-subject', 'ci-deploy');
+      await page.fill('#token-groups', 'agents, deployers');
+      await page.fill('#token-ttl', '1h');
+      await page.click('#issue-token button[type=submit]');
+      const secret = (await page.locator('#issued-token code').innerText()).trim();
+      expect(secret).toMatch(/^alk_/);
+      const me = await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(await me.json()).toMatchObject({ subject: 'ci-deploy', groups: ['agents', 'deployers'] });
+      const row = page.locator('#tokens tbody tr', { hasText: 'ci-deploy' });
+      await row.locator('button', { hasText: 'Revoke' }).click();
+      await expect.poll(() => row.locator('td').nth(5).innerText()).toBe('revoked');
+      expect((await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
+    } finally {
+      await page.context().close();
     }
   });
 });

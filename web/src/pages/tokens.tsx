@@ -39,15 +39,15 @@ export function TokensPage() {
   const now = Date.now();
   return (
     <div>
-      <form class="toolbar panel" onSubmit={issue}>
-        <input placeholder="subject" required value={form.subject} onInput={field('subject')} />
-        <input placeholder="groups (comma separated)" value={form.groups} onInput={field('groups')} />
-        <input placeholder="ttl" size={5} value={form.ttl} onInput={field('ttl')} />
+      <form class="toolbar panel" id="issue-token" onSubmit={issue}>
+        <input id="token-subject" placeholder="subject" required value={form.subject} onInput={field('subject')} />
+        <input id="token-groups" placeholder="groups (comma separated)" value={form.groups} onInput={field('groups')} />
+        <input id="token-ttl" placeholder="ttl (8h)" size={6} value={form.ttl} onInput={field('ttl')} />
         <input class="grow" placeholder="description" value={form.description} onInput={field('description')} />
         <label class="check"><input type="checkbox" checked={form.service} onChange={(e) => setForm({ ...form, service: (e.target as HTMLInputElement).checked })} /> service</label>
         <button type="submit" class="button primary">Issue token</button>
       </form>
-      {issued && <p class="token-once" id="issued-token">{issued}<br /><span class="muted small">Copy it now: it is not shown again.</span></p>}
+      {issued && <p class="token-once" id="issued-token"><code>{issued}</code><br /><span class="muted small">Copy it now: it is not shown again.</span></p>}
       {error && <p class="error">{error}</p>}
       {!list ? <p class="muted">Loading…</p> : (
         <table class="grid" id="tokens">
