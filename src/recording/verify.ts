@@ -197,7 +197,7 @@ class LeafComparison {
     const stored = await this.store.getMerkleNodes(batch.map((b) => ({ level: 0, index: b.seq - 1 })));
     batch.forEach((b, i) => {
       const s = stored[i];
-      if (s && !s.equals(b.leaf)) this.report({ sessionId: null, seq: null, ledgerSeq: b.seq, what: 'ledger entry differs from the Merkle leaf indexed for it (altered after it was logged)' });
+      if (s && !s.equals(b.leaf)) this.report({ sessionId: null, seq: null, ledgerSeq: b.seq, what: 'ledger entry differs from the Merkle leaf indexed for it (the entry, or the index, was altered after it was logged)' });
     });
   }
 }

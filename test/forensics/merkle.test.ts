@@ -101,7 +101,7 @@ describe('the ledger as a Merkle tree', () => {
     const v = await cli('verify', '--config', c.config);
     expect(v.code).toBe(1);
     expect(v.out).toContain(`BREAK session ${sessions[2]} ledger #3: ledger seal entry hash mismatch (entry altered)`);
-    expect(v.out).toContain('BREAK ledger #3: ledger entry differs from the Merkle leaf indexed for it (altered after it was logged)');
+    expect(v.out).toContain('BREAK ledger #3: ledger entry differs from the Merkle leaf indexed for it (the entry, or the index, was altered after it was logged)');
     expect(v.out).toContain("BREAK ledger #6: Merkle root over seq 1–6 differs from the published checkpoint's: an entry up to here was rewritten (even if the chain was recomputed)");
     expect(v.out).toContain('BREAK ledger #6: Merkle consistency proof from the published checkpoint (tree size 6) to the ledger (size 10) fails: the ledger is not an append-only extension of what was published');
     expect(v.out).toContain('Merkle consistency proof (4 hashes) from the published tree of 6 entries to the current 10: FAILS');
@@ -133,6 +133,20 @@ describe('the ledger as a Merkle tree', () => {
     expect(what).toContainEqual(expect.stringMatching(/^#6 Merkle root over seq 1–6 differs from the published checkpoint's/));
     expect(what).toContainEqual(expect.stringMatching(/^#6 Merkle consistency proof from the published checkpoint \(tree size 6\) to the ledger \(size 10\) fails/));
     expect(r.consistency).toMatchObject({ fromSize: 6, toSize: 10, verified: false });
+    rmSync(c.dir, { recursive: true, force: true });
+  });
+
+  it('names a leaf rewritten in the Merkle index, and the consistency proof built from it fails', async () => {
+    const c = copy();
+    const db = new Database(c.db);
+    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 0 AND idx = 4').run();
+    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0').run();
+    db.close();
+    const v = await cli('verify', '--config', c.config);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain('BREAK ledger #5: ledger entry differs from the Merkle leaf indexed for it (the entry, or the index, was altered after it was logged)');
+    expect(v.out).toContain('BREAK ledger #6: Merkle consistency proof from the published checkpoint (tree size 6) to the ledger (size 10) fails');
+    expect(v.out).not.toMatch(/entry hash mismatch|Merkle root over seq/); // the ledger itself is intact
     rmSync(c.dir, { recursive: true, force: true });
   });
 
