@@ -1,6 +1,7 @@
-// Production build of the web console (web/src → web/dist): one bundled, minified ES module and one
-// stylesheet with content-hashed names under assets/, and an index.html that loads them (no inline script,
-// so the gateway's CSP can forbid inline script). `node scripts/build-web.mjs` or `npm run build`.
+// Production build of the web console (web/src → web/dist): minified ES modules and one stylesheet with
+// content-hashed names under assets/ (the terminal player is a chunk of its own, loaded when a replay opens),
+// and an index.html that loads the entry (no inline script, so the gateway's CSP can forbid inline script).
+// `node scripts/build-web.mjs` or `npm run build`.
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,7 @@ import * as esbuild from 'esbuild';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WEB_DIST = join(ROOT, 'web', 'dist');
 
-const html = (script, style) => `<!doctype html>
+const html = (script, style, preload) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -18,7 +19,7 @@ const html = (script, style) => `<!doctype html>
 <title>Airlock</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/${style}">
-<script type="module" src="/assets/${script}"></script>
+${preload.map((f) => `<link rel="modulepreload" href="/assets/${f}">\n`).join('')}<script type="module" src="/assets/${script}"></script>
 </head>
 <body><div id="app"></div><noscript>The Airlock console needs JavaScript.</noscript></body>
 </html>
@@ -37,8 +38,10 @@ export async function buildWeb({ outDir = WEB_DIST } = {}) {
       entryPoints: { app: join(ROOT, 'web', 'src', 'main.tsx') },
       outdir: join(tmp, 'assets'),
       entryNames: '[name]-[hash]',
+      chunkNames: '[name]-[hash]',
       assetNames: '[name]-[hash]',
       bundle: true,
+      splitting: true,
       minify: true,
       format: 'esm',
       target: 'es2022',
@@ -51,10 +54,11 @@ export async function buildWeb({ outDir = WEB_DIST } = {}) {
       logLevel: 'silent',
     });
     const outputs = Object.keys(result.metafile.outputs).map((f) => basename(f));
-    const script = outputs.find((f) => f.endsWith('.js'));
-    const style = outputs.find((f) => f.endsWith('.css'));
-    if (!script || !style) throw new Error(`web build produced ${outputs.join(', ')}: expected one .js and one .css`);
-    await writeFile(join(tmp, 'index.html'), html(script, style));
+    const [entry, out] = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint) ?? [];
+    if (!entry || !out?.cssBundle) throw new Error(`web build produced ${outputs.join(', ')}: expected an entry module with its stylesheet`);
+    // Chunks the entry imports statically are fetched at once rather than after the entry is parsed.
+    const preload = out.imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => basename(i.path));
+    await writeFile(join(tmp, 'index.html'), html(basename(entry), basename(out.cssBundle), preload));
     await replaceDir(tmp, outDir);
     return { outDir, files: ['index.html', ...outputs.map((f) => `assets/${f}`)] };
   } catch (err) {

@@ -46,7 +46,7 @@ beforeAll(async () => {
     await pg.sql(`INSERT INTO customers VALUES (1, 'Jane Roe', 'jane@example.org', 'team', 'renewal due'), (2, 'John Doe', 'john@example.org', 'free', 'trial'),
       (3, 'Ada Lovelace', 'ada@example.org', 'enterprise', 'vip')`);
   })(), (async () => (sshd = await startSshd()))()]);
-  expect(web.files.length).toBe(3);
+  expect(web.files).toContain('index.html');
   const apiPort = await freePort();
   api = `http://127.0.0.1:${apiPort}`;
   // An OpenID provider, so the login page offers it next to the token form.

@@ -50,6 +50,10 @@ describe('web console files', () => {
     const css = await fetch(`${base}${style}`);
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     expect(await css.text()).toContain('.xterm');
+    // The terminal player is not part of the first load: only chunks the entry imports are preloaded.
+    const preloads = [...html.matchAll(/rel="modulepreload" href="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    expect(preloads.some((p) => p.includes('replay'))).toBe(false);
+    for (const p of preloads) expect((await fetch(`${base}${p}`)).status).toBe(200);
   });
 
   it('history routes get index.html; unknown assets, /api and /auth paths are 404s', async () => {

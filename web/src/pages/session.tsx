@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, query, subscribe } from '../api.ts';
 import { Link } from '../components/link.tsx';
-import { Replay, recordingOf } from '../components/replay.tsx';
+import { recordingOf, type Recording } from '../components/recording.ts';
 import { Timeline } from '../components/timeline.tsx';
 import { bytes, dateTime, duration } from '../format.ts';
 import { can } from '../roles.ts';
@@ -123,10 +123,21 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
           <button type="button" id="tab-events" class={view === 'timeline' ? 'active' : ''} onClick={() => setTab('events')}>Commands and events</button>
         </div>
       )}
-      {view === 'replay' && recording ? <Replay rec={recording} live={live} startAt={focusAt(events, focusSeq, session.startedAt)} /> : <Timeline events={events} startedAt={session.startedAt} focusSeq={focusSeq} />}
+      {view === 'replay' && recording ? <LazyReplay rec={recording} live={live} startAt={focusAt(events, focusSeq, session.startedAt)} /> : <Timeline events={events} startedAt={session.startedAt} focusSeq={focusSeq} />}
       {more !== null && <p class="muted small">Only the first {events.length} events are shown; export the session for the rest.</p>}
     </div>
   );
+}
+
+/** The player (and xterm.js, most of the console's code) loads only when a replay is opened. */
+function LazyReplay(props: { rec: Recording; live: boolean; startAt?: number }) {
+  const [mod, setMod] = useState<typeof import('../components/replay.tsx')>();
+  const [error, setError] = useState('');
+  useEffect(() => {
+    import('../components/replay.tsx').then(setMod, (err: Error) => setError(err.message));
+  }, []);
+  if (error) return <p class="error">The player did not load: {error}</p>;
+  return mod ? <mod.Replay {...props} /> : <p class="muted">Loading the player…</p>;
 }
 
 /** Where a replay opened from a search hit starts: the hit's instant. */
