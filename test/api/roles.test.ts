@@ -160,10 +160,10 @@ describe('OpenAPI document', () => {
       }
     }
     expect(JSON.stringify(doc)).not.toMatch(/"\$ref":"#\/components\/schemas\/(?!Error")/);
-    expect(doc.paths['/api/sessions'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+    expect(doc.paths['/api/sessions'].get.parameters!.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['search', 'user', 'group', 'connection', 'protocol', 'outcome', 'since', 'until', 'open', 'limit', 'cursor']),
     );
-    expect(doc.paths['/api/tokens'].post.requestBody.content['application/json'].schema.required).toEqual(['subject']);
+    expect(doc.paths['/api/tokens'].post.requestBody!.content['application/json'].schema.required).toEqual(['subject']);
     expect(doc.paths['/api/sessions/{id}/live'].get.responses['200'].content).toHaveProperty('text/event-stream');
   });
 
