@@ -19,6 +19,7 @@ export class Reachability {
     private readonly ttlMs = 30_000,
     private readonly timeoutMs = 3_000,
     private readonly now: () => number = Date.now,
+    private readonly probe: (host: string, port: number, timeoutMs: number) => Promise<boolean> = tcpProbe,
   ) {}
 
   /** Statuses of the targets, waiting at most `waitMs` for probes that are due. */
@@ -40,7 +41,7 @@ export class Reachability {
     const due = e.checkedAt === null || this.now() - e.checkedAt >= this.ttlMs;
     if (due && !e.probing) {
       const entry = e;
-      entry.probing = probe(host, port, this.timeoutMs).then((up) => {
+      entry.probing = this.probe(host, port, this.timeoutMs).then((up) => {
         entry.status = up ? 'up' : 'down';
         entry.checkedAt = this.now();
         entry.probing = undefined;
@@ -50,7 +51,7 @@ export class Reachability {
   }
 }
 
-function probe(host: string, port: number, timeoutMs: number): Promise<boolean> {
+function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: timeoutMs });
     const done = (up: boolean) => {
