@@ -26,6 +26,12 @@ const LOGIN_TTL_MS = 10 * 60_000;
 /** Pending logins kept per browser (several tabs may sign in at once). */
 const MAX_PENDING = 3;
 const CALLBACK_PATH = '/auth/oidc/callback';
+/** What the provider sends back (RFC 6749 §4.1.2); other parameters (iss, session_state …) pass through. */
+const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
+const callbackQuery = {
+  type: 'object',
+  properties: { code: text(4096), state: text(512), error: text(256), error_description: text(2048), error_uri: text(2048), iss: text(2048) },
+} as const;
 
 export interface OidcLoginSettings {
   readonly issuer: OidcIssuerConfig;
@@ -154,7 +160,7 @@ export function oidcLoginRoutes(ctx: ApiContext) {
       return reply.redirect(url, 302);
     });
 
-    app.get(CALLBACK_PATH, { config: { roles: 'public' }, schema: { description: 'Where the OpenID provider sends the browser back; starts the web session.' } }, async (req, reply) => {
+    app.get(CALLBACK_PATH, { config: { roles: 'public' }, schema: { description: 'Where the OpenID provider sends the browser back; starts the web session.', querystring: callbackQuery } }, async (req, reply) => {
       const q = req.query as Record<string, unknown>;
       const param = (k: string) => (typeof q[k] === 'string' ? (q[k] as string) : undefined);
       const fail = (status: number, reason: string) => {

@@ -53,27 +53,38 @@ export function samlRoutes(ctx: ApiContext, sp: SamlServiceProvider = new SamlSe
       },
     );
 
-    app.post('/auth/saml/acs', { config: { roles: 'public' }, schema: { description: 'SAML Assertion Consumer Service (HTTP-POST binding)' } }, async (req, reply) => {
-      const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-      let login;
-      try {
-        login = await sp.acs(body.SAMLResponse, body.RelayState);
-      } catch (err) {
-        const message = clientMessage(err, 'login failed');
-        // The underlying library error helps whoever configures the IdP; it goes to the log only.
-        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message.slice(0, 300) : undefined;
-        ctx.log.info({ reason: message, cause, clientAddress: req.ip }, 'saml login refused');
-        return reply.status(401).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(failurePage(message));
-      }
-      await startWebSession(reply, req, ctx.tokens, login.identity);
-      await ctx.store.appendAudit({
-        time: Date.now(),
-        subject: login.identity.subject,
-        action: 'login.saml',
-        target: login.identity.credentialId ?? null,
-        detail: { groups: login.identity.groups, clientAddress: req.ip },
-      });
-      return reply.header('cache-control', 'no-store').redirect(login.returnTo, 302);
-    });
+    app.post(
+      '/auth/saml/acs',
+      {
+        config: { roles: 'public' },
+        schema: {
+          description: 'SAML Assertion Consumer Service (HTTP-POST binding); a refused login answers a page saying why (401)',
+          // Missing fields get the login failure page from the SP, which says what is wrong; only the shape is checked here.
+          body: { type: 'object', properties: { SAMLResponse: { type: 'string', maxLength: FORM_LIMIT }, RelayState: { type: 'string', maxLength: 2048 } } },
+        },
+      },
+      async (req, reply) => {
+        const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+        let login;
+        try {
+          login = await sp.acs(body.SAMLResponse, body.RelayState);
+        } catch (err) {
+          const message = clientMessage(err, 'login failed');
+          // The underlying library error helps whoever configures the IdP; it goes to the log only.
+          const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message.slice(0, 300) : undefined;
+          ctx.log.info({ reason: message, cause, clientAddress: req.ip }, 'saml login refused');
+          return reply.status(401).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(failurePage(message));
+        }
+        await startWebSession(reply, req, ctx.tokens, login.identity);
+        await ctx.store.appendAudit({
+          time: Date.now(),
+          subject: login.identity.subject,
+          action: 'login.saml',
+          target: login.identity.credentialId ?? null,
+          detail: { groups: login.identity.groups, clientAddress: req.ip },
+        });
+        return reply.header('cache-control', 'no-store').redirect(login.returnTo, 302);
+      },
+    );
   };
 }
