@@ -64,9 +64,9 @@ export function sessionLiveRoutes(ctx: ApiContext): FastifyPluginAsync {
               held = undefined;
               for (const e of pushed) send(e);
               if (!ended && pushed.length === 0) {
-                // Ended elsewhere and every event already sent (or `from` is past the end).
+                // Ended elsewhere and every event already sent (or `from` is past the end), or purged meanwhile.
                 const s = await ctx.store.getSession(id);
-                if (s?.endedAt != null && next >= s.eventCount) await finish(s);
+                if (!s || (s.endedAt !== null && next >= s.eventCount)) await finish(s ?? null);
               }
             } catch (err) {
               ctx.log.warn({ session: id, err: (err as Error).message }, 'live tail: store read failed; retrying');
@@ -75,9 +75,13 @@ export function sessionLiveRoutes(ctx: ApiContext): FastifyPluginAsync {
               reading = undefined;
             }
           })());
-        const finish = async (known?: SessionRecord) => {
+        const finish = async (known?: SessionRecord | null) => {
           if (ended) return;
           ended = true;
+          if (known === null) {
+            stream.send('end', null);
+            return stream.close();
+          }
           let session = known ?? (await ctx.store.getSession(id).catch(() => undefined));
           for (const until = Date.now() + END_WAIT_MS; session?.endedAt == null && Date.now() < until && !stream.closed; ) {
             await new Promise((r) => setTimeout(r, 20));
