@@ -2,7 +2,11 @@
  * PostgreSQL throughput through Airlock, compared in the same run with a direct connection and with
  * PgBouncer (session pooling) in front of the same server.
  *
- *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2]
+ *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick]
+ *
+ * --quick runs only select-only, simple protocol, 8 clients (the row where the gateway's CPU decides) and
+ * skips the large result: a check after a change in a minute. AIRLOCK_BENCH_GATEWAY_NODE_ARGS (split at
+ * spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it.
  *
  * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, runs the Airlock gateway as a
  * separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
@@ -40,18 +44,20 @@ const { values: argv } = parseArgs({
     scale: { type: 'string', default: '10' },
     'large-mb': { type: 'string', default: '500' },
     'large-runs': { type: 'string', default: '2' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N]\n');
+  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick]\n');
   process.exit(0);
 }
 const DURATION = positiveInt('duration', argv.duration!);
 const SCALE = positiveInt('scale', argv.scale!);
 const LARGE_MB = positiveInt('large-mb', argv['large-mb']!);
 const LARGE_RUNS = positiveInt('large-runs', argv['large-runs']!);
+const QUICK = argv.quick === true;
 
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
@@ -296,7 +302,8 @@ async function startAirlock(pg: PgServer): Promise<GatewayProcess> {
     };
     await writeFile(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
     const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [AIRLOCK_BIN, 'gateway', '--config', configFile], {
+    const nodeArgs = process.env.AIRLOCK_BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, AIRLOCK_BIN, 'gateway', '--config', configFile], {
       cwd: ROOT,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, AIRLOCK_LOG_LEVEL: process.env.AIRLOCK_LOG_LEVEL ?? 'warn' },
@@ -580,10 +587,13 @@ async function main(): Promise<void> {
 
   const results: PgbenchResult[] = [];
   const plan: Array<{ workload: PgbenchResult['workload']; mode: PgbenchResult['mode']; clients: number }> = [];
-  for (const clients of [1, 8]) {
-    for (const mode of ['simple', 'extended'] as const) plan.push({ workload: 'select-only', mode, clients });
+  if (QUICK) plan.push({ workload: 'select-only', mode: 'simple', clients: 8 });
+  else {
+    for (const clients of [1, 8]) {
+      for (const mode of ['simple', 'extended'] as const) plan.push({ workload: 'select-only', mode, clients });
+    }
+    plan.push({ workload: 'tpcb-like', mode: 'simple', clients: 8 });
   }
-  plan.push({ workload: 'tpcb-like', mode: 'simple', clients: 8 });
   for (const step of plan) {
     let directTps = 0;
     for (const p of PATHS) {
@@ -599,7 +609,7 @@ async function main(): Promise<void> {
   const rows = Math.round((LARGE_MB * 1e6) / LARGE_ROW_BYTES);
   const large: LargeResult[] = [];
   let directSeconds = 0;
-  for (const p of PATHS) {
+  for (const p of QUICK ? [] : PATHS) {
     log(`large result (${rows} rows, ~${LARGE_MB} MB, ${LARGE_RUNS}×) via ${p} …`);
     const r = await largeResult(p, endpoints[p], rows, LARGE_RUNS, proxyPids[p], p === 'airlock' ? gw.pid : undefined);
     if (p === 'direct') directSeconds = r.seconds;
@@ -635,7 +645,7 @@ async function main(): Promise<void> {
   const revision = await sourceRevision();
   const report = {
     when: new Date().toISOString(),
-    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}`,
+    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ' --quick' : ''}`,
     revision,
     machine,
     settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
@@ -659,10 +669,7 @@ async function main(): Promise<void> {
       '',
       pgbenchTable(results),
       '',
-      `## Large result: select repeat('x', 100) from generate_series(1, ${rows}) through psql -At to /dev/null`,
-      '',
-      largeTable(large),
-      '',
+      ...(large.length ? [`## Large result: select repeat('x', 100) from generate_series(1, ${rows}) through psql -At to /dev/null`, '', largeTable(large), ''] : []),
       airlockLarge
         ? `Airlock gateway RSS: ${airlockLarge.rssBeforeMiB} MiB before the query, peak ${airlockLarge.rssPeakMiB} MiB while streaming ${(airlockLarge.bytes / 1e6).toFixed(0)} MB (sampled every 100 ms from /proc/<pid>/status VmRSS).`
         : '',
