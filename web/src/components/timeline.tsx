@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { bytes, clock, duration } from '../format.ts';
 import type { StoredEvent } from '../types.ts';
 
@@ -15,20 +15,29 @@ interface Item {
   readonly time: number;
   readonly outcome: string;
   readonly cls?: string;
-  readonly body: ComponentChildren;
+  /** Built when shown: a long session has far more items than the page renders. */
+  readonly body: () => ComponentChildren;
 }
 
 const TERMINAL_IO = /\.(output|input|resize)$/;
-/** Items rendered at first; long sessions (batch jobs, benchmarks) grow the list on demand. */
-const PAGE = 500;
+/** Items rendered at first and added each time the end of the list scrolls into view (long sessions: batch jobs, benchmarks). */
+const PAGE = 100;
 
 export function Timeline({ events, startedAt, focusSeq }: { events: readonly StoredEvent[]; startedAt: number; focusSeq?: number }) {
-  const items = buildItems(events);
+  const items = useMemo(() => buildItems(events), [events]);
   const list = useRef<HTMLOListElement>(null);
   const focusAt = focusSeq === undefined ? -1 : items.findIndex((i) => i.seqs.includes(focusSeq));
   const focused = focusAt >= 0 ? items[focusAt] : undefined;
   const [shown, setShown] = useState(PAGE);
   const limit = Math.max(shown, focusAt + PAGE / 2);
+  const more = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const el = more.current;
+    if (!el) return;
+    const seen = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setShown(limit + PAGE * 2), { rootMargin: '600px' });
+    seen.observe(el);
+    return () => seen.disconnect();
+  }, [limit, items.length > limit]);
   useEffect(() => {
     if (focused) list.current?.querySelector(`[data-seq="${focused.key}"]`)?.scrollIntoView({ block: 'center' });
   }, [focused?.key]);
@@ -43,11 +52,11 @@ export function Timeline({ events, startedAt, focusSeq }: { events: readonly Sto
               <br />+{duration(Math.max(0, i.time - startedAt))}
             </span>
             <span class={`outcome ${i.outcome}`}>{i.outcome}</span>
-            <div class="what">{i.body}</div>
+            <div class="what">{i.body()}</div>
           </li>
         ))}
       </ol>
-      {items.length > limit && <button type="button" class="button" onClick={() => setShown(limit + PAGE)}>Show more ({items.length - limit} left)</button>}
+      {items.length > limit && <button type="button" class="button" id="timeline-more" ref={more} onClick={() => setShown(limit + PAGE * 2)}>Show more ({items.length - limit} left)</button>}
       {io > 0 && <p class="muted small">{io} terminal input/output events are shown in the replay.</p>}
     </>
   );
@@ -86,7 +95,7 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
       return {
         ...base,
         outcome: error ? 'error' : answers.length === 0 ? 'running' : 'allowed',
-        body: (
+        body: () => (
           <>
             <pre class="sql">{text(d.text)}</pre>
             {Array.isArray(d.params) && d.params.length > 0 && <div class="meta">params: <code>{d.params.map((p) => (p === null ? 'NULL' : text(p))).join(', ')}</code></div>}
@@ -98,13 +107,13 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
       };
     }
     case 'db.result':
-      return { ...base, outcome: 'info', body: <Result data={d} /> };
+      return { ...base, outcome: 'info', body: () => <Result data={d} /> };
     case 'db.error':
-      return { ...base, outcome: 'error', body: <ErrorLine data={d} /> };
+      return { ...base, outcome: 'error', body: () => <ErrorLine data={d} /> };
     case 'policy.deny':
       return {
         ...base, outcome: 'denied', cls: 'ev-denied',
-        body: (
+        body: () => (
           <>
             <pre>{text(d.text)}</pre>
             <div class="meta"><span>rule <b>{text(d.rule)}</b></span>{d.reason ? <span>{text(d.reason)}</span> : null}{d.kind ? <span>{text(d.kind)}</span> : null}</div>
@@ -114,7 +123,7 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
     case 'review.requested':
       return {
         ...base, outcome: 'held', cls: 'ev-review',
-        body: (
+        body: () => (
           <>
             <pre>{text(d.text)}</pre>
             <div class="meta"><span>held for review by rule <b>{text(d.rule)}</b></span>{Array.isArray(d.approvers) && <span>approvers: {d.approvers.join(', ')}</span>}</div>
@@ -124,7 +133,7 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
     case 'review.decided':
       return {
         ...base, outcome: d.approved ? 'approved' : 'denied', cls: 'ev-review',
-        body: (
+        body: () => (
           <div>
             Review {d.approved ? 'approved' : 'denied'}{d.reviewer ? <> by <b>{text(d.reviewer)}</b></> : ' (no reviewer: expired or session ended)'}
             {d.reason ? <>: “{text(d.reason)}”</> : null}
@@ -135,12 +144,12 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
     case 'ssh.shell.line':
       return {
         ...base, outcome: e.outcome ?? 'allowed', cls: e.outcome === 'denied' ? 'ev-denied' : undefined,
-        body: <pre>{e.type === 'ssh.exec' ? '$ ' : '❯ '}{text(d.command ?? d.line)}</pre>,
+        body: () => <pre>{e.type === 'ssh.exec' ? '$ ' : '❯ '}{text(d.command ?? d.line)}</pre>,
       };
     case 'ssh.exit':
       return {
         ...base, outcome: 'info',
-        body: (
+        body: () => (
           <div>
             channel {text(d.channel)} {d.code !== undefined ? <>exited with code <b>{text(d.code)}</b></> : d.signal ? <>killed by {text(d.signal)}</> : <>closed by {text(d.closedBy)}</>}
             {typeof d.bytesOut === 'number' && <span class="muted"> · out {bytes(d.bytesOut)}{typeof d.bytesIn === 'number' ? ` · in ${bytes(d.bytesIn)}` : ''}</span>}
@@ -148,13 +157,13 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
         ),
       };
     case 'session.start':
-      return { ...base, outcome: 'info', body: <div>Session started · {text(d.subject)} via {text(d.authMethod)} from {text(d.clientAddress)}{d.application ? ` · ${text(d.application)}` : ''}</div> };
+      return { ...base, outcome: 'info', body: () => <div>Session started · {text(d.subject)} via {text(d.authMethod)} from {text(d.clientAddress)}{d.application ? ` · ${text(d.application)}` : ''}</div> };
     case 'session.end':
-      return { ...base, outcome: 'info', body: <div>Session ended ({text(d.reason)}) · in {bytes(Number(d.bytesIn) || 0)} · out {bytes(Number(d.bytesOut) || 0)}</div> };
+      return { ...base, outcome: 'info', body: () => <div>Session ended ({text(d.reason)}) · in {bytes(Number(d.bytesIn) || 0)} · out {bytes(Number(d.bytesOut) || 0)}</div> };
     default:
       return {
         ...base, outcome: e.outcome ?? 'info', cls: e.outcome === 'denied' ? 'ev-denied' : undefined,
-        body: <div><span class="type">{e.type}</span> <code class="muted">{compact(d)}</code></div>,
+        body: () => <div><span class="type">{e.type}</span> <code class="muted">{compact(d)}</code></div>,
       };
   }
 }

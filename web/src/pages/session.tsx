@@ -8,7 +8,8 @@ import { can } from '../roles.ts';
 import { navigate } from '../router.ts';
 import type { Me, Session, StoredEvent, Verification } from '../types.ts';
 
-/** Events read per request; a session's whole recording is read page by page up to MAX_EVENTS. */
+/** Events read per request: a small first page shows quickly, the rest follows in larger pages up to MAX_EVENTS. */
+const FIRST_PAGE = 500;
 const PAGE = 2000;
 const MAX_EVENTS = 50_000;
 
@@ -37,23 +38,31 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
     setError('');
     (async () => {
       try {
-        const first = await api<{ session: Session; events: StoredEvent[]; next: number | null }>(`/api/sessions/${encodeURIComponent(id)}${query({ limit: PAGE })}`);
-        let all = first.events;
-        let next = first.next;
-        while (next !== null && all.length < MAX_EVENTS && !cancelled) {
-          const page = await api<{ events: StoredEvent[]; next: number | null }>(`/api/sessions/${encodeURIComponent(id)}/events${query({ from: next, limit: PAGE })}`);
-          all = all.concat(page.events);
-          next = page.next;
-        }
+        const base = `/api/sessions/${encodeURIComponent(id)}`;
+        const first = await api<{ session: Session; events: StoredEvent[]; next: number | null }>(`${base}${query({ limit: FIRST_PAGE })}`);
         if (cancelled) return;
+        // The first page shows at once; the rest of a long session streams in behind it.
         setSession(first.session);
-        setEvents(all);
+        setEvents(first.events);
+        // Verifying reads the whole chain on the gateway: asked once the first page is on screen.
+        checkSeal();
+        let count = first.events.length;
+        let last = first.events.at(-1)?.seq ?? -1;
+        let next = first.next;
         setMore(next);
-        if (first.session.endedAt === null && next === null) {
+        while (next !== null && count < MAX_EVENTS && !cancelled) {
+          const page = await api<{ events: StoredEvent[]; next: number | null }>(`${base}/events${query({ from: next, limit: PAGE })}`);
+          if (cancelled) return;
+          setEvents((old) => old.concat(page.events));
+          count += page.events.length;
+          last = page.events.at(-1)?.seq ?? last;
+          next = page.next;
+          setMore(next);
+        }
+        if (!cancelled && first.session.endedAt === null && next === null) {
           // Live tail: everything after what was read, then the end of the session.
-          const from = all.length ? all[all.length - 1].seq + 1 : 0;
           stop = subscribe(
-            `/api/sessions/${encodeURIComponent(id)}/live${query({ from })}`,
+            `${base}/live${query({ from: last + 1 })}`,
             {
               event: (e) => setEvents((old) => (old.length && old[old.length - 1].seq >= (e as StoredEvent).seq ? old : [...old, e as StoredEvent])),
               end: (s) => {
@@ -69,7 +78,6 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
         if (!cancelled) setError((err as Error).message);
       }
     })();
-    checkSeal();
     return () => {
       cancelled = true;
       stop?.();
@@ -124,7 +132,11 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
         </div>
       )}
       {view === 'replay' && recording ? <LazyReplay rec={recording} live={live} startAt={focusAt(events, focusSeq, session.startedAt)} /> : <Timeline events={events} startedAt={session.startedAt} focusSeq={focusSeq} />}
-      {more !== null && <p class="muted small">Only the first {events.length} events are shown; export the session for the rest.</p>}
+      {more !== null && (
+        <p class="muted small" id="events-more">
+          {events.length < MAX_EVENTS ? `Loading events… ${events.length} so far.` : `Only the first ${events.length} events are shown; export the session for the rest.`}
+        </p>
+      )}
     </div>
   );
 }
