@@ -182,7 +182,9 @@ describe('sessions', () => {
     const v = await runCli(['verify', '--bundle', file]);
     expect(v.code, v.out + v.err).toBe(0);
     const tampered = join(tmp, 'tampered.jsonl');
-    writeFileSync(tampered, r.text.replace('round_2', 'round_9'));
+    const altered = r.text.replace('select 2', 'select 3');
+    expect(altered).not.toBe(r.text);
+    writeFileSync(tampered, altered);
     expect((await runCli(['verify', '--bundle', tampered])).code).not.toBe(0);
     expect((await gw.gw.store.listAudit({ target: id })).some((a) => a.action === 'session.export' && a.subject === 'sam')).toBe(true);
   });
