@@ -256,7 +256,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await page.waitForSelector('#queue-empty');
       const alice = await gw.token('alice', ['dba', 'ops']);
       const waiting = psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, [
-        '-v', 'ON_ERROR_STOP=0', '-c', 'SELECT id, full_name, email, plan FROM customers ORDER BY id', '-c', 'DELETE FROM customers',
+        '-v', 'ON_ERROR_STOP=0', '-c', `SELECT id, full_name, email, plan FROM customers WHERE plan <> 'gazelle' ORDER BY id`, '-c', 'DELETE FROM customers',
         '-c', `UPDATE customers SET note = 'renewed' WHERE id = 1`,
       ]);
       let done = false;
@@ -269,11 +269,11 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(who).toContain('alice');
       expect(who).toContain('app');
       expect(who).toContain('updates-need-review');
-      await shot(page, 'review-queue');
       expect(done).toBe(false);
 
       expect(await card.locator('a', { hasText: 'session' }).getAttribute('href')).toMatch(/^\/sessions\/ses_\w+$/);
       await card.locator('input.reason').fill('renewal confirmed by sales');
+      await card.locator('select.window').selectOption('15m');
       await card.locator('button.approve').click();
       const r = await waiting;
       expect(r.stdout).toContain('UPDATE 1');
@@ -281,7 +281,12 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       const decided = page.locator('#decided .review').first();
       expect(await decided.locator('.outcome').innerText()).toBe('APPROVED');
       expect(await decided.innerText()).toContain('renewal confirmed by sales');
+      expect(await decided.innerText()).toContain('identical statements pass until');
       expect(await pg.sql('SELECT note FROM customers WHERE id = 1')).toBe('renewed');
+      // Approved for 15 minutes: the same statement passes again without a new request.
+      const again = await psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, ['-c', `UPDATE customers SET note = 'renewed' WHERE id = 1`]);
+      expect(again.stdout).toContain('UPDATE 1');
+      expect(await page.locator('#pending .review').count()).toBe(0);
     } finally {
       await page.context().close();
     }
@@ -290,7 +295,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
   it('the timeline shows the hold and the decision inline, between the statements around them (auditor view)', async () => {
     const page = await signedIn('irene', ['audit']);
     try {
-      await page.goto(`${api}/sessions?search=renewed`);
+      await page.goto(`${api}/sessions?search=gazelle`);
       await page.locator('#hits tbody tr').first().click();
       await page.waitForSelector('#timeline');
       const items = page.locator('#timeline > li');
@@ -318,6 +323,9 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       const waiting = psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, ['-c', `UPDATE customers SET plan = 'team' WHERE id = 2`]);
       const card = page.locator('#pending .review');
       await card.waitFor({ timeout: 10_000 });
+      // The approval of the previous test is still listed after a fresh page load.
+      expect(await page.locator('#decided .review').first().innerText()).toContain('renewal confirmed by sales');
+      await shot(page, 'review-queue');
       const id = (await card.getAttribute('data-review'))!;
       const dave = await gw.token('dave', ['dba-leads']);
       const res = await fetch(`${api}/api/reviews/${id}/deny`, { method: 'POST', headers: { authorization: `Bearer ${dave}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'not today' }) });

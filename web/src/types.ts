@@ -79,6 +79,8 @@ export interface Review {
   readonly decidedAt: string | null;
   readonly reviewer: string | null;
   readonly reason: string | null;
+  /** Approved with a window (`for`): until when identical statements pass; access requests: until when access lasts. */
+  readonly validUntil: string | null;
 }
 
 export interface Connection {

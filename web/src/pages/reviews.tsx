@@ -19,14 +19,18 @@ export function ReviewsPage({ me }: { me: Me }) {
 
   useEffect(() => {
     const upsert = (r: Review) => setReviews((old) => new Map(old).set(r.id, r));
-    api<{ reviews: Review[] }>('/api/reviews?status=pending').then(
-      (r) => setReviews((old) => {
-        const m = new Map(old);
-        for (const x of r.reviews) if (!m.has(x.id)) m.set(x.id, x);
-        return m;
-      }),
-      (err: Error) => setError(err.message),
-    );
+    // What waits, and what was decided in the last minutes (so a reload keeps the context).
+    for (const status of ['pending', 'approved', 'denied', 'expired']) {
+      api<{ reviews: Review[] }>(`/api/reviews?status=${status}`).then(
+        (r) => setReviews((old) => {
+          const m = new Map(old);
+          const since = Date.now() - RECENT_MS;
+          for (const x of r.reviews) if (!m.has(x.id) && (status === 'pending' || Date.parse(x.decidedAt ?? '') > since)) m.set(x.id, x);
+          return m;
+        }),
+        (err: Error) => setError(err.message),
+      );
+    }
     const stop = subscribe('/api/reviews/live', { review: (r) => upsert(r as Review) }, setConnected);
     // Deadlines ("expires in …") count down.
     const timer = window.setInterval(() => tick((n) => n + 1), 5000);
@@ -65,6 +69,7 @@ export function ReviewsPage({ me }: { me: Me }) {
                   <span class={`outcome ${r.status}`}>{r.status}</span>
                   <span>by <b>{r.reviewer ?? 'nobody'}</b>{r.decidedAt && ` at ${dateTime(Date.parse(r.decidedAt))}`}</span>
                   {r.reason && <span>“{r.reason}”</span>}
+                  {r.validUntil && <span>identical statements pass until {dateTime(Date.parse(r.validUntil))}</span>}
                 </div>
                 <pre>{r.text}</pre>
                 <div class="who"><span>requested by <b>{r.requester}</b> on <b>{r.connection}</b></span><span>rule <b>{r.rule}</b></span></div>
@@ -79,6 +84,7 @@ export function ReviewsPage({ me }: { me: Me }) {
 
 function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r: Review) => void }) {
   const [reason, setReason] = useState('');
+  const [passFor, setPassFor] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const own = r.requester === me.subject;
@@ -90,7 +96,10 @@ function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r:
     setBusy(true);
     setError('');
     try {
-      const { review } = await api<{ review: Review }>(`/api/reviews/${encodeURIComponent(r.id)}/${action}`, { method: 'POST', body: reason.trim() ? { reason: reason.trim() } : {} });
+      const body: { reason?: string; for?: string } = {};
+      if (reason.trim()) body.reason = reason.trim();
+      if (action === 'approve' && passFor) body.for = passFor;
+      const { review } = await api<{ review: Review }>(`/api/reviews/${encodeURIComponent(r.id)}/${action}`, { method: 'POST', body });
       onDecided(review);
     } catch (err) {
       setError((err as Error).message);
@@ -116,6 +125,12 @@ function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r:
       ) : (
         <form onSubmit={(e) => { e.preventDefault(); void decide('approve'); }}>
           <input class="reason" placeholder="Reason (required to deny)" value={reason} maxLength={2000} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+          {r.kind === 'command' && (
+            <select class="window" value={passFor} onChange={(e) => setPassFor((e.target as HTMLSelectElement).value)} title="Let the same statement from the same person pass without review for a while">
+              <option value="">this statement once</option>
+              {['15m', '1h', '8h'].map((w) => <option value={w}>and identical ones for {w}</option>)}
+            </select>
+          )}
           <button type="submit" class="button approve" disabled={busy}>Approve</button>
           <button type="button" class="button deny" disabled={busy} onClick={() => decide('deny')}>Deny</button>
         </form>
