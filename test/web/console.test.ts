@@ -360,6 +360,36 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
     }
   });
 
+  it('an open shell is followed live in the replay', async () => {
+    const page = await signedIn('alice', ['dba', 'ops']);
+    const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(aliceKey.file, 'utf8') });
+    try {
+      const ch = await new Promise<ClientChannel>((resolve, reject) => client.shell({ rows: 24, cols: 80, term: 'xterm' }, (err, c) => (err ? reject(err) : resolve(c))));
+      const out = collect(ch);
+      await waitFor(async () => {
+        ch.write(`echo ready-${marker}\r`);
+        await new Promise((r) => setTimeout(r, 300));
+        return out.text().includes(`\rready-${marker}\r\n`);
+      }, { timeoutMs: 10_000, description: 'the shell to answer' });
+      await page.goto(`${api}/sessions?open=true&protocol=ssh`);
+      await page.locator('#sessions tbody tr').first().click();
+      await page.waitForSelector('#live-badge');
+      await page.waitForSelector('#replay .xterm-rows');
+      await expect.poll(() => screenText(page)).toContain(`ready-${marker}`);
+      expect(await page.isChecked('#replay-follow')).toBe(true);
+      ch.write(`echo live-${marker}\r`);
+      await expect.poll(() => screenText(page), { timeout: 10_000 }).toMatch(new RegExp(`\\nlive-${marker}`));
+      ch.write('exit\r');
+      await new Promise((r) => ch.on('close', r));
+      // The session is the SSH connection: it ends when the client disconnects.
+      client.end();
+      await page.waitForSelector('#live-badge', { state: 'detached', timeout: 10_000 });
+    } finally {
+      client.end();
+      await page.context().close();
+    }
+  });
+
   it('a user sees only their own sessions; an auditor sees everyone\'s, with the user filter and export', async () => {
     const user = await signedIn('bob', ['dba']);
     try {
@@ -391,8 +421,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await expect.poll(() => auditor.locator('#sessions tbody tr td:nth-child(3)').allInnerTexts()).toEqual(['bob']);
       expect(auditor.url()).toBe(`${api}/sessions?user=bob`);
       await auditor.goto(`${api}/sessions?protocol=ssh`);
-      await auditor.waitForSelector('#sessions tbody tr');
-      await auditor.locator('#sessions tbody tr').first().click();
+      await auditor.locator(`#sessions tbody tr[data-session="${sshSession}"]`).click();
       await auditor.waitForSelector('#export');
       const [download] = await Promise.all([auditor.waitForEvent('download'), auditor.click('#export')]);
       expect(download.suggestedFilename()).toContain(sshSession);
