@@ -13,10 +13,6 @@ const decisionBody = {
   additionalProperties: false,
 } as const;
 const reviewReply = object({ review: reviewSchema });
-/** Store polling for the live queue: decisions and requests made through another gateway instance. */
-const POLL_MS = 2000;
-
-const stateOf = (r: ReviewRecord) => `${r.status}:${r.decidedAt ?? ''}`;
 
 /** The same rule as ReviewService.visibleTo, for one review. */
 function visible(ctx: ApiContext, caller: Caller, r: ReviewRecord): boolean {
@@ -62,34 +58,13 @@ export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
         const sent = new Map<string, string>();
         const push = (r: ReviewRecord) => {
           if (!visible(ctx, caller, r)) return;
-          const state = stateOf(r);
+          const state = `${r.status}:${r.decidedAt ?? ''}`;
           if (sent.get(r.id) === state) return;
           sent.set(r.id, state);
           stream.send('review', publicView(r));
         };
-        const unsubscribe = ctx.live.onReview(push);
-        // Polling reports what changed since the previous look at the store (the first look is the baseline).
-        let known: Map<string, string> | undefined;
-        let polling = false;
-        const look = async () => {
-          if (polling || stream.closed) return;
-          polling = true;
-          try {
-            const list = await ctx.store.listReviews({ limit: 500 });
-            if (known) for (const r of list) if (known.get(r.id) !== stateOf(r)) push(r);
-            known = new Map(list.map((r) => [r.id, stateOf(r)]));
-          } catch (err) {
-            ctx.log.warn({ err: (err as Error).message }, 'live reviews: store read failed; retrying');
-          } finally {
-            polling = false;
-          }
-        };
-        const poll = setInterval(() => void look(), POLL_MS);
-        stream.onClose(() => {
-          clearInterval(poll);
-          unsubscribe();
-        });
-        await look();
+        const unsubscribe = await ctx.live.onReview(push);
+        stream.onClose(unsubscribe);
       },
     );
 

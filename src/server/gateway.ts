@@ -95,7 +95,7 @@ export class Gateway {
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
     );
     if (config.listen.api) {
-      const live = new LiveHub();
+      const live = new LiveHub(store, log);
       const metrics = new GatewayMetrics(recorder, store);
       recorder.onWritten = (batch, ms) => {
         live.written(batch);

@@ -164,4 +164,22 @@ describe('live review feed (SSE)', () => {
     expect(lena.messages.filter((m) => m.event === 'review').map((m) => JSON.parse(m.data).status)).toEqual(['pending', 'approved']);
     client.stdin.end('\\q\n');
   });
+
+  it('picks up requests and decisions another gateway instance writes to the shared store (one poll for all)', async () => {
+    const lena = await sse('lena', '/api/reviews/live');
+    const sam = await sse('sam', '/api/reviews/live');
+    const now = Date.now();
+    const id = 'rev_elsewhere000000000000001';
+    await gw.gw.store.insertReview({
+      id, kind: 'command', sessionId: null, connection: 'app', requester: 'bob', requesterKind: 'user', requesterGroups: ['dba'],
+      text: 'update t set id = 9', textHash: null, rule: 'updates', approvers: ['dba-leads'], status: 'pending',
+      createdAt: now, expiresAt: now + 60_000, decidedAt: null, reviewer: null, reason: null, validUntil: null,
+    });
+    await lena.waitFor((m) => JSON.parse(m.data).id === id && JSON.parse(m.data).status === 'pending', 5000);
+    await gw.gw.store.decideReview(id, { status: 'denied', decidedAt: Date.now(), reviewer: 'olga', reason: 'not now', validUntil: null });
+    const decided = await lena.waitFor((m) => JSON.parse(m.data).id === id && JSON.parse(m.data).status === 'denied', 5000);
+    expect(JSON.parse(decided.data)).toMatchObject({ reviewer: 'olga', reason: 'not now' });
+    // An auditor is not an approver of this rule: reviews are not recordings.
+    expect(sam.messages.filter((m) => JSON.parse(m.data).id === id)).toEqual([]);
+  });
 });
