@@ -114,6 +114,9 @@ async function recordShell(): Promise<void> {
   sshEvents = await sessionEvents(gw.gw.store, s.id);
 }
 
+/** expect.poll with room for a loaded machine (its default gives up after 1 s). */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 10_000 });
+
 /** A page signed in by pasting a gateway token into the login form. */
 async function signedIn(subject: string, groups: string[]): Promise<Page> {
   const context = await loopbackContext(browser);
@@ -123,7 +126,7 @@ async function signedIn(subject: string, groups: string[]): Promise<Page> {
   await page.waitForSelector('#token-form');
   await page.fill('#token', await gw.token(subject, groups));
   await page.click('#token-form button[type=submit]');
-  await expect.poll(() => page.textContent('#whoami').catch(() => null)).toBe(subject);
+  await poll(() => page.textContent('#whoami').catch(() => null)).toBe(subject);
   return page;
 }
 
@@ -147,10 +150,10 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await shot(page, 'login');
       await page.fill('#token', 'alk_not_a_real_token');
       await page.click('#token-form button[type=submit]');
-      await expect.poll(() => page.textContent('#login-error').catch(() => null)).toBe('That token is not valid (unknown, expired or revoked).');
+      await poll(() => page.textContent('#login-error').catch(() => null)).toBe('That token is not valid (unknown, expired or revoked).');
       await page.fill('#token', await gw.token('alice', ['dba', 'ops']));
       await page.click('#token-form button[type=submit]');
-      await expect.poll(() => page.textContent('#whoami').catch(() => null)).toBe('alice');
+      await poll(() => page.textContent('#whoami').catch(() => null)).toBe('alice');
       const cookie = (await context.cookies(api)).find((c) => c.name === 'airlock_session')!;
       expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
       await page.click('#sign-out');
@@ -179,7 +182,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(page.url()).toMatch(new RegExp(`^${api}/sessions/[^/?]+\\?seq=\\d+$`));
 
       const statement = page.locator('#timeline li', { hasText: 'zebracorn' });
-      await expect.poll(() => statement.getAttribute('class')).toContain('focus');
+      await poll(() => statement.getAttribute('class')).toContain('focus');
       expect(await statement.locator('.outcome').innerText()).toBe('ALLOWED');
       expect(await statement.locator('.result th').allInnerTexts()).toEqual(['id', 'full_name', 'email', 'plan']);
       expect(await statement.locator('.result tbody tr').count()).toBe(3);
@@ -190,7 +193,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       const denial = page.locator('#timeline li.ev-denied');
       expect(await denial.innerText()).toContain('DELETE FROM customers');
       expect(await denial.innerText()).toContain('no-drops');
-      await expect.poll(() => page.textContent('#seal')).toBe('✓ verified · sealed');
+      await poll(() => page.textContent('#seal')).toBe('✓ verified · sealed');
       // A user: no export, no review queue, no tokens page.
       expect(await page.locator('#export').count()).toBe(0);
       expect(await page.locator('a[href="/reviews"]').count()).toBe(0);
@@ -299,7 +302,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await page.locator('#hits tbody tr').first().click();
       await page.waitForSelector('#timeline');
       const items = page.locator('#timeline > li');
-      await expect.poll(() => items.count()).toBe(7);
+      await poll(() => items.count()).toBe(7);
       const outcomes = (await page.locator('#timeline > li .outcome').allInnerTexts()).map((o) => o.toLowerCase());
       expect(outcomes).toEqual(['info', 'allowed', 'denied', 'held', 'approved', 'allowed', 'info']);
       expect(await items.nth(3).innerText()).toContain(`UPDATE customers SET note = 'renewed' WHERE id = 1`);
@@ -307,7 +310,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(await items.nth(4).innerText()).toContain('Review approved by carol: “renewal confirmed by sales”');
       expect(await items.nth(5).innerText()).toContain('UPDATE 1');
       expect(await page.isVisible('#export')).toBe(true);
-      await expect.poll(() => page.textContent('#seal')).toBe('✓ verified · sealed');
+      await poll(() => page.textContent('#seal')).toBe('✓ verified · sealed');
       await shot(page, 'sql-timeline');
     } finally {
       await page.context().close();
@@ -375,10 +378,10 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       await page.locator('#sessions tbody tr').first().click();
       await page.waitForSelector('#live-badge');
       await page.waitForSelector('#replay .xterm-rows');
-      await expect.poll(() => screenText(page)).toContain(`ready-${marker}`);
+      await poll(() => screenText(page)).toContain(`ready-${marker}`);
       expect(await page.isChecked('#replay-follow')).toBe(true);
       ch.write(`echo live-${marker}\r`);
-      await expect.poll(() => screenText(page), { timeout: 10_000 }).toMatch(new RegExp(`\\nlive-${marker}`));
+      await poll(() => screenText(page)).toMatch(new RegExp(`\\nlive-${marker}`));
       ch.write('exit\r');
       await new Promise((r) => ch.on('close', r));
       // The session is the SSH connection: it ends when the client disconnects.
@@ -418,7 +421,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(await auditor.locator('a[href="/tokens"]').count()).toBe(0);
       await auditor.fill('#filter-user', 'bob');
       await auditor.press('#filter-user', 'Tab');
-      await expect.poll(() => auditor.locator('#sessions tbody tr td:nth-child(3)').allInnerTexts()).toEqual(['bob']);
+      await poll(() => auditor.locator('#sessions tbody tr td:nth-child(3)').allInnerTexts()).toEqual(['bob']);
       expect(auditor.url()).toBe(`${api}/sessions?user=bob`);
       await auditor.goto(`${api}/sessions?protocol=ssh`);
       await auditor.locator(`#sessions tbody tr[data-session="${sshSession}"]`).click();
@@ -445,7 +448,7 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(await me.json()).toMatchObject({ subject: 'ci-deploy', groups: ['agents', 'deployers'] });
       const row = page.locator('#tokens tbody tr', { hasText: 'ci-deploy' });
       await row.locator('button', { hasText: 'Revoke' }).click();
-      await expect.poll(() => row.locator('td').nth(5).innerText()).toBe('revoked');
+      await poll(() => row.locator('td').nth(5).innerText()).toBe('revoked');
       expect((await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
     } finally {
       await page.context().close();
