@@ -89,7 +89,8 @@ export interface Connection {
   readonly allowed: boolean;
   readonly openSessions: number;
   readonly status: 'up' | 'down' | 'unknown';
-  readonly checkedAt: string | number | null;
+  /** ms since the epoch of the last reachability probe */
+  readonly checkedAt: number | null;
 }
 
 export interface TokenInfo {

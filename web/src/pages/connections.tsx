@@ -22,7 +22,7 @@ export function ConnectionsPage() {
             <td><Link href={`/sessions?connection=${encodeURIComponent(c.name)}`}>{c.name}</Link></td>
             <td>{c.type}</td>
             <td><span class={`badge ${c.status === 'up' ? 'ok' : c.status === 'down' ? 'bad' : ''}`}>{c.status}</span></td>
-            <td class="muted nowrap">{c.checkedAt ? dateTime(new Date(c.checkedAt).getTime()) : ''}</td>
+            <td class="muted nowrap">{c.checkedAt ? dateTime(c.checkedAt) : ''}</td>
             <td class="num">{c.openSessions}</td>
             <td>{c.allowed ? 'allowed' : <span class="muted">not for you</span>}</td>
           </tr>

@@ -10,7 +10,6 @@ import type { Connection, Me, SearchHit, Session } from '../types.ts';
 const FILTERS = ['search', 'user', 'connection', 'protocol', 'outcome', 'since', 'open'] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 
-const PROTOCOLS = ['postgres', 'mysql', 'ssh', 'kubernetes'];
 const OUTCOMES = ['allowed', 'denied', 'reviewed', 'error'];
 const SINCE = [['1h', 'last hour'], ['24h', 'last 24 h'], ['7d', 'last 7 days'], ['30d', 'last 30 days']];
 /** The list refreshes itself this often so live sessions appear and end without a reload. */
@@ -91,7 +90,7 @@ export function SessionsPage({ me, params }: { me: Me; params: URLSearchParams }
         </select>
         <select id="filter-protocol" value={filters.protocol ?? ''} onChange={(e) => set({ protocol: (e.target as HTMLSelectElement).value || undefined })}>
           <option value="">all protocols</option>
-          {PROTOCOLS.map((p) => <option value={p}>{p}</option>)}
+          {[...new Set([...connections.map((c) => c.type), ...(filters.protocol ? [filters.protocol] : [])])].sort().map((p) => <option value={p}>{p}</option>)}
         </select>
         {filters.search && (
           <select id="filter-outcome" value={filters.outcome ?? ''} onChange={(e) => set({ outcome: (e.target as HTMLSelectElement).value || undefined })}>
