@@ -101,7 +101,8 @@ export function Replay({ rec, live, startAt }: { rec: Recording; live: boolean; 
     if (nextMark) seek(nextMark.t);
   };
   const onKey = (e: KeyboardEvent) => {
-    if ((e.target as HTMLElement).tagName === 'SELECT') return;
+    // Controls handle their own keys (space on a focused button already clicks it).
+    if (['BUTTON', 'INPUT', 'SELECT'].includes((e.target as HTMLElement).tagName)) return;
     if (e.key === ' ') {
       e.preventDefault();
       toggle();
