@@ -86,7 +86,7 @@ async function replaceDir(from, to) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = performance.now();
-  const { outDir, files } = await buildWeb();
-  const sizes = await readdir(join(outDir, 'assets'));
-  console.log(`web console built in ${Math.round(performance.now() - started)} ms: ${outDir} (${files.length} files: ${sizes.join(', ')})`);
+  const { outDir } = await buildWeb();
+  const assets = await readdir(join(outDir, 'assets'));
+  console.log(`web console built in ${Math.round(performance.now() - started)} ms: ${outDir} (index.html, assets: ${assets.join(', ')})`);
 }
