@@ -73,7 +73,7 @@ export function webStaticRoutes(ctx: Pick<ApiContext, 'log'>, dir = new URL('../
       return reply.type('text/html; charset=utf-8').send(bundle.index);
     };
 
-    app.get('/assets/:file', { config: { roles: 'public' }, schema: { description: 'Web console: a content-hashed static file.' } }, async (req, reply) => {
+    app.get('/assets/:file', { config: { roles: 'public' }, schema: { description: 'Web console: a content-hashed static file.', params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 200 } } } } }, async (req, reply) => {
       const { file } = req.params as { file: string };
       const body = bundle?.assets.get(file);
       if (!body) return reply.status(404).send({ error: ErrorCodes.notFound, message: 'no such file' });
