@@ -39,7 +39,14 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
-    this.writer = file !== ':memory:' && options.writerThread !== false ? new EventWriterThread(file) : { write: createEventWriter(this.db) };
+    if (file !== ':memory:' && options.writerThread !== false) {
+      this.writer = new EventWriterThread(file);
+      // Checkpoints (copying the WAL into the file, with fsyncs) are the writer thread's job: run by this
+      // connection they would stall the event loop for milliseconds on a session start or end.
+      this.db.pragma('wal_autocheckpoint = 0');
+    } else {
+      this.writer = { write: createEventWriter(this.db) };
+    }
   }
 
   private migrate(): void {

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { SessionRecord, StoredEvent } from '../types.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-wal-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const session = (id: string): SessionRecord => ({
+  id, protocol: 'postgres', connection: 'pg', subject: 'alice', groups: ['dba'], kind: 'user', authMethod: 'token',
+  credentialId: null, clientAddress: '127.0.0.1:1', application: null, startedAt: 1, endedAt: null, endReason: null,
+  bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
+});
+
+it('leaves checkpoints to the writer thread: a session write on the main connection copies nothing into the file', async () => {
+  const file = join(dir, 'airlock.db');
+  const store = new SqliteStore(file);
+  try {
+    await store.insertSession(session('ses_a'));
+    // About 1,500 pages of WAL: past SQLite's default checkpoint threshold (1,000), under the writer's own.
+    const events: StoredEvent[] = [];
+    for (let seq = 0; seq < 3000; seq++) {
+      events.push({ sessionId: 'ses_a', seq, time: 1e12 + seq, type: 'db.result', data: { sample: [['x'.repeat(1000), seq]] }, hash: 'h'.repeat(64), searchText: null, outcome: null });
+    }
+    await store.appendEvents(events);
+    const before = statSync(file).size;
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(1000 * 4096);
+    await store.insertSession(session('ses_b'));
+    await store.endSession('ses_b', { endedAt: 2, endReason: 'client_terminated', bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null });
+    expect(statSync(file).size).toBe(before);
+    expect((await store.getSession('ses_b'))?.endReason).toBe('client_terminated');
+  } finally {
+    await store.close();
+  }
+});
