@@ -45,7 +45,7 @@ export function createEventWriter(db) {
     'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text, search_meta) VALUES (?, ?, ?)');
-  return db.transaction((rows) => {
+  const write = db.transaction((rows) => {
     for (const [sessionId, seq, time, type, json, hash, text, outcome] of rows) {
       const search = text && firstOccurrence(sessionId, text, outcome) ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
@@ -54,4 +54,8 @@ export function createEventWriter(db) {
       if (search) insertFts.run(info.lastInsertRowid, search, meta);
     }
   });
+  // BEGIN IMMEDIATE: the batch may read (a session's facts) before it writes, and a deferred transaction that
+  // reads first cannot become a writer once another connection has committed (SQLITE_BUSY_SNAPSHOT, which no
+  // busy timeout retries); taking the write lock up front waits for it instead.
+  return (rows) => write.immediate(rows);
 }

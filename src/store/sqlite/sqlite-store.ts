@@ -205,6 +205,7 @@ export class SqliteStore implements Store {
   }
 
   async appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry> {
+    // Immediate: it reads the head before it writes, and the writer thread commits in between (see event-writer.mjs).
     return this.db.transaction(() => {
       const head = this.db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
       const seq = head ? Number(head.seq) + 1 : 1;
@@ -214,7 +215,7 @@ export class SqliteStore implements Store {
         .prepare('INSERT INTO ledger (seq, kind, session_id, time, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(full.seq, full.kind, full.sessionId, full.time, JSON.stringify(full.data), full.prevHash, full.hash);
       return full;
-    })();
+    }).immediate();
   }
 
   async *readLedger(fromSeq = 1): AsyncIterable<LedgerEntry> {
