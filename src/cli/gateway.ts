@@ -13,6 +13,8 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const conns = Object.keys(loaded.config.connections);
   io.err(conns.length ? `  connections: ${conns.join(', ')}` : '  no connections configured yet: copy airlock.example.yaml to airlock.yaml');
   io.err('Issue a first token:  npx airlock tokens issue --subject alice --groups dba --ttl 8h');
+  const api = gw.listeners.get('api');
+  if (api) io.err(`Web console:          http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/ (sign in with the token)`);
   const pg = gw.listeners.get('postgres');
   if (pg && conns[0]) io.err(`Then connect:         psql "host=${pg.host} port=${pg.port} dbname=${conns[0]} user=alice password=$TOKEN"`);
   await new Promise<void>((resolve) => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../harness/postgres.ts';
+import { freePort } from '../harness/ports.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
 
@@ -26,6 +28,30 @@ describe('the airlock executable', () => {
       expect(bad.stderr).toContain('no session nope');
       const unknown = await run(process.execPath, [BIN, 'frobnicate']);
       expect(unknown.code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gateway prints its listeners and the web console address, serves the console there and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-bin-'));
+    try {
+      const cfg = join(dir, 'airlock.yaml');
+      writeFileSync(cfg, `dataDir: ${join(dir, 'data')}\nlisten:\n  api: 127.0.0.1:${await freePort()}\n  postgres: 127.0.0.1:${await freePort()}\n`);
+      const child = spawn(process.execPath, [BIN, 'gateway', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 20_000;
+      while (!/Web console: +(http:\S+)/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const url = /Web console: +(http:\S+)/.exec(err)?.[1];
+      expect(url, err).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await fetch(url!);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<script[^>]+src="\/assets\//);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(err).toContain('shutting down');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
