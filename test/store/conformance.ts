@@ -67,6 +67,58 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await s.close();
     });
 
+    it('time-bounded reads: exports and searches find their bounds in recording order', async () => {
+      const s = await open();
+      const base = {
+        protocol: 'postgres', connection: 'app', subject: 'alice', groups: [], kind: 'user' as const, authMethod: 'token', credentialId: null, clientAddress: '127.0.0.1:1',
+        application: null, startedAt: 1, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
+      };
+      const exported = async (since: number, until?: number) => {
+        const out: string[] = [];
+        for await (const e of s.readEventsSince(since, until)) out.push(`${e.sessionId}/${e.seq}`);
+        return out;
+      };
+      const searched = async (since?: number, until?: number) =>
+        (await s.search({ text: 'select', since, until, limit: 10_000 })).map((h) => `${h.sessionId}/${h.seq}`);
+
+      expect(await exported(0)).toEqual([]);
+      expect(await exported(0, 10)).toEqual([]);
+      expect(await searched(0, 10)).toEqual([]);
+
+      // Two interleaved sessions, runs of 40 equal times; deleting one leaves a hole after every kept id.
+      await s.insertSession({ ...base, id: 'keep' });
+      await s.insertSession({ ...base, id: 'gone' });
+      const kept: { key: string; time: number }[] = [];
+      const batch: StoredEvent[] = [];
+      for (let i = 0; i < 2400; i++) {
+        const sessionId = i % 2 ? 'gone' : 'keep';
+        const e = { sessionId, seq: i >> 1, time: 1000 + Math.floor(i / 80), type: 'db.query', data: {}, hash: `h${i}`, searchText: `select ${i}` };
+        batch.push(e);
+        if (sessionId === 'keep') kept.push({ key: `keep/${e.seq}`, time: e.time });
+      }
+      await s.appendEvents(batch.slice(0, 1000));
+      await s.appendEvents(batch.slice(1000));
+      await s.deleteSession('gone');
+      const window = (since: number, until: number) => kept.filter((e) => e.time >= since && e.time < until).map((e) => e.key);
+      const windows: [number, number][] = [
+        [0, 999], // all after the window
+        [1030, 2000], // all before it
+        [0, 2000], [1000, 1030], // everything, exactly the first and past the last time
+        [1007, 1008], [1007, 1007.5], [1006.5, 1007], // exactly one run of equal times; none
+        [1007, 1019], [1001.25, 1018.75], [1029, 1030], // boundaries on and between times, the last run
+      ];
+      for (const [since, until] of windows) {
+        expect(await exported(since, until), `${since}..${until}`).toEqual(window(since, until));
+        expect(await exported(since), `${since}..`).toEqual(window(since, Infinity));
+        // Search bounds are inclusive and its hits newest first.
+        const inclusive = kept.filter((e) => e.time >= since && e.time <= until).map((e) => e.key).reverse();
+        expect(await searched(since, until), `search ${since}..${until}`).toEqual(inclusive);
+      }
+      expect(await searched(1029)).toEqual(window(1029, Infinity).reverse());
+      expect(await searched(undefined, 1000)).toEqual(window(0, 1001).reverse());
+      await s.close();
+    });
+
     it('large payloads (terminal output) round-trip exactly', async () => {
       const s = await open();
       const base = {

@@ -9,6 +9,7 @@ import type {
 import { MIGRATIONS } from './schema.ts';
 import { createEventWriter, metaToken, type EventRow } from './event-writer.mjs';
 import { EventWriterThread } from './event-writer-thread.ts';
+import { EventIdRange } from './event-id-range.ts';
 import type { SessionEvent } from '../types.ts';
 import { SqliteReviewStore } from './review-store.ts';
 import { SqliteSshKeyStore } from './ssh-key-store.ts';
@@ -26,6 +27,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   /** Event batches go to a writer thread (its own connection) unless the store is in memory. */
   private readonly writer: EventWriterThread | { write(rows: readonly EventRow[]): void };
+  private readonly idRange: EventIdRange;
 
   constructor(file: string, options: { writerThread?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -39,6 +41,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.idRange = new EventIdRange(this.db);
     if (file !== ':memory:' && options.writerThread !== false) {
       this.writer = new EventWriterThread(file);
       // Checkpoints (copying the WAL into the file, with fsyncs) are the writer thread's job: run by this
@@ -147,17 +150,18 @@ export class SqliteStore implements Store {
   }
 
   async *readEventsSince(since: number, until?: number): AsyncIterable<SessionEvent> {
-    // Keyset pages over (time, id): events_time index; ties in time keep insertion order.
+    // Keyset pages over the rowid (recording order) between the ids that bound the time range; each row's
+    // time is still checked, which matters only where the clock was set back between runs.
     const stmt = this.db.prepare(
       `SELECT e.*, s.protocol, s.connection, s.subject, s.groups, s.kind, s.auth_method, s.credential_id, s.client_address, s.application
        FROM events e JOIN sessions s ON s.id = e.session_id
-       WHERE e.time >= ? AND (e.time > ? OR e.id > ?) ${until === undefined ? '' : 'AND e.time < ?'}
-       ORDER BY e.time, e.id LIMIT ?`,
+       WHERE e.id >= ? AND e.id < ? AND e.time >= ? ${until === undefined ? '' : 'AND e.time < ?'}
+       ORDER BY e.id LIMIT ?`,
     );
-    let lastTime = since;
-    let lastId = -1;
+    let from = this.idRange.firstAtOrAfter(since);
+    const end = until === undefined ? Number.MAX_SAFE_INTEGER : this.idRange.firstAtOrAfter(until);
     for (;;) {
-      const args = until === undefined ? [lastTime, lastTime, lastId, PAGE] : [lastTime, lastTime, lastId, until, PAGE];
+      const args = until === undefined ? [from, end, since, PAGE] : [from, end, since, until, PAGE];
       const rows = stmt.all(...args) as Row[];
       for (const r of rows) {
         yield {
@@ -168,13 +172,12 @@ export class SqliteStore implements Store {
         };
       }
       if (rows.length < PAGE) return;
-      lastTime = Number(rows[rows.length - 1].time);
-      lastId = Number(rows[rows.length - 1].id);
+      from = Number(rows[rows.length - 1].id) + 1;
     }
   }
 
   /**
-   * Newest matches first, walking the FTS doclist backwards by rowid (events are inserted in time order), so
+   * Newest matches first, walking the FTS doclist backwards by rowid (events are inserted in recording order), so
    * a search stops after `limit` hits instead of sorting every match. A time range becomes a rowid range.
    */
   async search(filter: SearchFilter): Promise<SearchHit[]> {
@@ -184,10 +187,8 @@ export class SqliteStore implements Store {
     if (filter.outcome) (cond.push('e.outcome = ?'), condArgs.push(filter.outcome));
     if (filter.since !== undefined) (cond.push('e.time >= ?'), condArgs.push(filter.since));
     if (filter.until !== undefined) (cond.push('e.time <= ?'), condArgs.push(filter.until));
-    // Through the time index (min(id) would scan by rowid); ids follow time because the recorder appends in order.
-    const bound = (sql: string, t: number, none: number) => Number((this.db.prepare(sql).get(t) as Row | undefined)?.id ?? none);
-    const lo = filter.since === undefined ? 0 : bound('SELECT id FROM events WHERE time >= ? ORDER BY time LIMIT 1', filter.since, Number.MAX_SAFE_INTEGER);
-    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : bound('SELECT id FROM events WHERE time <= ? ORDER BY time DESC LIMIT 1', filter.until, 0);
+    const lo = filter.since === undefined ? 0 : this.idRange.firstAtOrAfter(filter.since);
+    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : this.idRange.firstAtOrAfter(filter.until, true) - 1;
     const sql = `SELECT e.session_id, e.seq, e.time, e.type, snippet(events_fts, 0, '[', ']', '…', 16) AS snippet, s.subject, s.connection
       FROM events_fts CROSS JOIN events e ON e.id = events_fts.rowid CROSS JOIN sessions s ON s.id = e.session_id
       WHERE events_fts MATCH ? AND events_fts.rowid BETWEEN ? AND ? ${cond.length ? `AND ${cond.join(' AND ')}` : ''}
