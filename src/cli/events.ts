@@ -5,7 +5,7 @@ import { parse, stdio, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
 
 const HELP = `airlock events [--since 1h|ISO] [--until 1h|ISO] [--format jsonl|ocsf] [--follow]
-    every session's events in time order, one JSON object per line, for a SIEM:
+    every session's events in recording order, one JSON object per line, for a SIEM:
     jsonl = Airlock events with their session's identity fields; ocsf = OCSF 1.3 events.
     --since defaults to the beginning (with --follow: now); --follow polls every second until Ctrl-C.`;
 

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { SessionEvent, Store } from '../store/types.ts';
 
 /**
- * Store-wide event export for SIEMs: every session's events in time order, as JSON Lines in our own
+ * Store-wide event export for SIEMs: every session's events in recording order, as JSON Lines in our own
  * shape (event + its session's identity fields) or as OCSF 1.3 events.
  *
  * OCSF mapping (one OCSF event per line):
