@@ -2,34 +2,72 @@ import type Database from 'better-sqlite3';
 
 type Probe = { id: number; time: number } | undefined;
 
+/** Ids `lo` (inclusive) to `hi` (exclusive). */
+export type IdRange = { lo: number; hi: number };
+
 /**
- * Turns time bounds into rowid bounds by binary search over `events.id`, so no index on `time` has to be
+ * Turns time bounds into rowid ranges by binary search over `events.id`, so no index on `time` has to be
  * kept up to date on every insert (it cost the recorder about a tenth of its write throughput).
  *
- * Ids follow recording order: the store has one writer, the recorder appends in the order events were
- * recorded, and it stamps them from a monotonic clock, so time never decreases with id within one run of the
- * gateway. Each probe is one seek on the rowid tree (`id >= ?`, so ids left by deleted sessions cost nothing),
- * about log2(ids) of them per bound. Callers still check each row's time: if the wall clock was set back
- * between two runs, time is not monotonic across that point and the search may land on either side of it
- * (docs/architecture.md says what that changes).
+ * Ids follow recording order, and within one writer's run time never decreases with id (the recorder stamps
+ * events from a monotonic clock). It can decrease where the wall clock was set back between runs, or where two
+ * processes writing the store (the gateway, `airlock replay --exec`) interleave their batches. The event writer
+ * records each such id in `event_time_steps`; the steps split the ids into segments in which time does not
+ * decrease, and each segment is binary-searched on its own, so the ranges hold exactly the events in the window.
+ * The table is normally empty and always small (one row per step), so it is read on every call.
+ *
+ * Deleting sessions leaves step ids that point at missing rows (and an id freed at the end may be used again).
+ * That is harmless, so they are kept: removing rows cannot make time decrease within a segment, and a step
+ * only ever splits the ids further, which costs one more search, never a wrong bound.
+ *
+ * Each probe is one seek on the rowid tree (`id >= ?`, so ids left by deleted sessions cost nothing), about
+ * log2(ids in the segment) of them per bound.
  */
 export class EventIdRange {
   private readonly ends: Database.Statement;
+  private readonly steps: Database.Statement;
   private readonly probe: Database.Statement;
+  private readonly snapshot: (since: number | undefined, until: number | undefined, inclusive: boolean) => IdRange[];
 
   constructor(db: Database.Database) {
     // Two subqueries: SQLite answers a lone min() or max() from the end of the rowid tree, both at once by a scan.
     this.ends = db.prepare('SELECT (SELECT min(id) FROM events) AS lo, (SELECT max(id) FROM events) AS hi');
+    this.steps = db.prepare('SELECT id FROM event_time_steps WHERE id > ? AND id <= ? ORDER BY id').pluck();
     this.probe = db.prepare('SELECT id, time FROM events WHERE id >= ? ORDER BY id LIMIT 1');
+    // One read transaction: the ends, the steps and the probes see the same events while another
+    // connection appends.
+    this.snapshot = db.transaction((since, until, inclusive) => this.compute(since, until, inclusive));
   }
 
-  /** The first id whose event has `time >= t` (strict: `time > t`); past the last id when there is none. */
-  firstAtOrAfter(t: number, strict = false): number {
+  /**
+   * The id ranges, in id order and none empty, holding exactly the events with `since <= time < until`
+   * (`time <= until` when `inclusive`); a missing bound is open. With no `until` the last range is open
+   * too, so events appended while a caller pages through it are included (their time is past `since` unless a
+   * new step was recorded meanwhile, which is why callers still check each row's time).
+   */
+  ranges(since?: number, until?: number, inclusive = false): IdRange[] {
+    return this.snapshot(since, until, inclusive);
+  }
+
+  private compute(since: number | undefined, until: number | undefined, inclusive: boolean): IdRange[] {
     const ends = this.ends.get() as { lo: number | null; hi: number | null };
-    if (ends.lo === null || ends.hi === null) return 0;
+    if (ends.lo === null || ends.hi === null) return [];
+    const starts = [ends.lo, ...(this.steps.all(ends.lo, ends.hi) as number[])];
+    const out: IdRange[] = [];
+    for (let i = 0; i < starts.length; i++) {
+      const last = i === starts.length - 1;
+      const segment = { lo: starts[i], hi: last ? ends.hi + 1 : starts[i + 1] };
+      const lo = since === undefined ? segment.lo : this.first(segment, since, false);
+      const hi = until === undefined ? (last ? Number.MAX_SAFE_INTEGER : segment.hi) : this.first(segment, until, inclusive);
+      if (lo < hi) out.push({ lo, hi });
+    }
+    return out;
+  }
+
+  /** In a segment where time does not decrease: the first id with `time >= t` (strict: `time > t`), or its end. */
+  private first(segment: IdRange, t: number, strict: boolean): number {
     // Every existing id below lo is before t; every existing id from hi on is at or after it.
-    let lo = ends.lo;
-    let hi = ends.hi + 1;
+    let { lo, hi } = segment;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
       const row = this.probe.get(mid) as Probe;

@@ -45,13 +45,22 @@ export function createEventWriter(db) {
     'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text, search_meta) VALUES (?, ?, ?)');
+  // Time-bounded reads binary-search the ids, so an event whose time is lower than the one before it (another
+  // process's clock, a clock set back) is recorded as a step (event-id-range.ts). The last time is read inside
+  // the write transaction, after any other writer's commit: one seek at the end of the rowid tree per batch.
+  const lastTime = db.prepare('SELECT time FROM events ORDER BY id DESC LIMIT 1').pluck();
+  // OR IGNORE: an id freed by deleting the newest events is used again, and its old step may still be there.
+  const insertStep = db.prepare('INSERT OR IGNORE INTO event_time_steps (id) VALUES (?)');
   const write = db.transaction((rows) => {
+    let prev = lastTime.get() ?? -Infinity;
     for (const [sessionId, seq, time, type, json, hash, text, outcome] of rows) {
       const search = text && firstOccurrence(sessionId, text, outcome) ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
       const meta = search ? metaFor(sessionId) : null;
       const info = insertEvent.run(sessionId, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
       if (search) insertFts.run(info.lastInsertRowid, search, meta);
+      if (time < prev) insertStep.run(info.lastInsertRowid);
+      prev = time;
     }
   });
   // BEGIN IMMEDIATE: the batch may read (a session's facts) before it writes, and a deferred transaction that

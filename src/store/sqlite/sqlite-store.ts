@@ -150,35 +150,38 @@ export class SqliteStore implements Store {
   }
 
   async *readEventsSince(since: number, until?: number): AsyncIterable<SessionEvent> {
-    // Keyset pages over the rowid (recording order) between the ids that bound the time range; each row's
-    // time is still checked, which matters only where the clock was set back between runs.
+    // Keyset pages over the rowid (recording order) through the id ranges that hold the time window (one per
+    // stretch where time does not decrease, event-id-range.ts). Each row's time is still checked: with no
+    // `until` the last range stays open, and a batch appended meanwhile may start a new stretch.
     const stmt = this.db.prepare(
       `SELECT e.*, s.protocol, s.connection, s.subject, s.groups, s.kind, s.auth_method, s.credential_id, s.client_address, s.application
        FROM events e JOIN sessions s ON s.id = e.session_id
        WHERE e.id >= ? AND e.id < ? AND e.time >= ? ${until === undefined ? '' : 'AND e.time < ?'}
        ORDER BY e.id LIMIT ?`,
     );
-    let from = this.idRange.firstAtOrAfter(since);
-    const end = until === undefined ? Number.MAX_SAFE_INTEGER : this.idRange.firstAtOrAfter(until);
-    for (;;) {
-      const args = until === undefined ? [from, end, since, PAGE] : [from, end, since, until, PAGE];
-      const rows = stmt.all(...args) as Row[];
-      for (const r of rows) {
-        yield {
-          ...toEvent(r), protocol: String(r.protocol), connection: String(r.connection), subject: String(r.subject),
-          groups: JSON.parse(String(r.groups)), kind: r.kind as SessionEvent['kind'], authMethod: String(r.auth_method),
-          credentialId: r.credential_id == null ? null : String(r.credential_id), clientAddress: String(r.client_address),
-          application: r.application == null ? null : String(r.application),
-        };
+    for (const { lo, hi } of this.idRange.ranges(since, until)) {
+      for (let from = lo; ;) {
+        const args = until === undefined ? [from, hi, since, PAGE] : [from, hi, since, until, PAGE];
+        const rows = stmt.all(...args) as Row[];
+        for (const r of rows) {
+          yield {
+            ...toEvent(r), protocol: String(r.protocol), connection: String(r.connection), subject: String(r.subject),
+            groups: JSON.parse(String(r.groups)), kind: r.kind as SessionEvent['kind'], authMethod: String(r.auth_method),
+            credentialId: r.credential_id == null ? null : String(r.credential_id), clientAddress: String(r.client_address),
+            application: r.application == null ? null : String(r.application),
+          };
+        }
+        if (rows.length < PAGE) break;
+        from = Number(rows[rows.length - 1].id) + 1;
       }
-      if (rows.length < PAGE) return;
-      from = Number(rows[rows.length - 1].id) + 1;
     }
   }
 
   /**
    * Newest matches first, walking the FTS doclist backwards by rowid (events are inserted in recording order), so
-   * a search stops after `limit` hits instead of sorting every match. A time range becomes a rowid range.
+   * a search stops after `limit` hits instead of sorting every match. A time range becomes a rowid range: the
+   * span from the first to the last of its id ranges (one per stretch where time does not decrease,
+   * event-id-range.ts), a superset where there are several, whose rows' times the query checks.
    */
   async search(filter: SearchFilter): Promise<SearchHit[]> {
     const { where, args } = sessionWhere({ ...filter, since: undefined, until: undefined }, 's');
@@ -187,8 +190,14 @@ export class SqliteStore implements Store {
     if (filter.outcome) (cond.push('e.outcome = ?'), condArgs.push(filter.outcome));
     if (filter.since !== undefined) (cond.push('e.time >= ?'), condArgs.push(filter.since));
     if (filter.until !== undefined) (cond.push('e.time <= ?'), condArgs.push(filter.until));
-    const lo = filter.since === undefined ? 0 : this.idRange.firstAtOrAfter(filter.since);
-    const hi = filter.until === undefined ? Number.MAX_SAFE_INTEGER : this.idRange.firstAtOrAfter(filter.until, true) - 1;
+    let lo = 0;
+    let hi = Number.MAX_SAFE_INTEGER;
+    if (filter.since !== undefined || filter.until !== undefined) {
+      const ranges = this.idRange.ranges(filter.since, filter.until, true);
+      if (ranges.length === 0) return [];
+      lo = ranges[0].lo;
+      hi = ranges[ranges.length - 1].hi - 1;
+    }
     const sql = `SELECT e.session_id, e.seq, e.time, e.type, snippet(events_fts, 0, '[', ']', '…', 16) AS snippet, s.subject, s.connection
       FROM events_fts CROSS JOIN events e ON e.id = events_fts.rowid CROSS JOIN sessions s ON s.id = e.session_id
       WHERE events_fts MATCH ? AND events_fts.rowid BETWEEN ? AND ? ${cond.length ? `AND ${cond.join(' AND ')}` : ''}
