@@ -135,7 +135,7 @@ export interface Store extends ReviewStore {
   appendEvents(events: readonly StoredEvent[]): Promise<void>;
   /** Events of one session in seq order, streamed in pages. */
   readEvents(sessionId: string, fromSeq?: number): AsyncIterable<StoredEvent>;
-  /** Events of every session with `since <= time < until`, in recording order (which is time order unless the clock was set back), joined with their session's identity fields (exports). */
+  /** Events of every session with `since <= time < until`, in recording order (which is time order unless the clock was set back or two processes wrote the store at once), joined with their session's identity fields (exports). */
   readEventsSince(since: number, until?: number): AsyncIterable<SessionEvent>;
   search(filter: SearchFilter): Promise<SearchHit[]>;
 
