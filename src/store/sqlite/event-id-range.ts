@@ -40,7 +40,7 @@ export class EventIdRange {
   }
 
   /**
-   * The id ranges, in id order and none empty, holding exactly the events with `since <= time < until`
+   * The id ranges, in id order (no empty span among them), holding exactly the events with `since <= time < until`
    * (`time <= until` when `inclusive`); a missing bound is open. With no `until` the last range is open
    * too, so events appended while a caller pages through it are included (their time is past `since` unless a
    * new step was recorded meanwhile, which is why callers still check each row's time).
