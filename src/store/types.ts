@@ -142,6 +142,8 @@ export interface Store extends ReviewStore {
   appendLedger(entry: Omit<LedgerEntry, 'seq' | 'prevHash' | 'hash'>, hash: (prevHash: string, seq: number) => string): Promise<LedgerEntry>;
   readLedger(fromSeq?: number): AsyncIterable<LedgerEntry>;
   ledgerHead(): Promise<LedgerEntry | undefined>;
+  /** The first seal entry naming this session (one per session is expected; the full audit reports more), by index. */
+  findSeal(sessionId: string): Promise<LedgerEntry | undefined>;
   /** Hashes of the ledger's perfect Merkle subtrees (recording/merkle-index.ts); undefined where none is stored. */
   getMerkleNodes(refs: readonly MerkleNodeRef[]): Promise<(Buffer | undefined)[]>;
   /** Stores subtree hashes; one already stored at the same place is kept (they are a function of the ledger). */

@@ -152,6 +152,23 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await s.close();
     });
 
+    it('ledger: the first seal of a session found by its id, never its tombstone', async () => {
+      const s = await open();
+      const add = (kind: 'seal' | 'tombstone' | 'checkpoint', sessionId: string | null, data: Record<string, unknown>) =>
+        s.appendLedger({ kind, sessionId, time: 1, data }, (p, seq) => ledgerHash(p, { seq, kind, sessionId, time: 1, data }));
+      expect(await s.findSeal('s1')).toBeUndefined();
+      await add('seal', 's0', { n: 0 });
+      const first = await add('seal', 's1', { n: 1 });
+      await add('checkpoint', null, { n: 2 });
+      await add('seal', 's1', { n: 3 });
+      await add('tombstone', 's1', { n: 4 });
+      await add('tombstone', 's2', { n: 5 });
+      expect(await s.findSeal('s1')).toEqual(first);
+      expect(await s.findSeal('s2')).toBeUndefined();
+      expect(await s.findSeal('nope')).toBeUndefined();
+      await s.close();
+    });
+
     it('merkle nodes: stored once, looked up by level and index, leaves counted', async () => {
       const s = await open();
       const h = (b: number) => Buffer.alloc(32, b);

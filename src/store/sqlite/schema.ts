@@ -146,4 +146,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE event_time_steps (id INTEGER PRIMARY KEY);
   INSERT INTO event_time_steps SELECT id FROM (SELECT id, time, lag(time) OVER (ORDER BY id) AS prev FROM events) WHERE time < prev;
   `,
+  // A session's seal by its id (recording/verify-session.ts, bundle.ts), so checking or exporting one session
+  // does not read the whole ledger.
+  `
+  CREATE INDEX IF NOT EXISTS ledger_session ON ledger(session_id);
+  `,
 ];

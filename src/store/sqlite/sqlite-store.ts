@@ -244,6 +244,11 @@ export class SqliteStore implements Store {
     return row && toLedger(row);
   }
 
+  async findSeal(sessionId: string): Promise<LedgerEntry | undefined> {
+    const row = this.db.prepare("SELECT * FROM ledger WHERE session_id = ? AND kind = 'seal' ORDER BY seq LIMIT 1").get(sessionId) as Row | undefined;
+    return row && toLedger(row);
+  }
+
   async getMerkleNodes(refs: readonly MerkleNodeRef[]): Promise<(Buffer | undefined)[]> {
     const stmt = this.db.prepare('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').pluck();
     return this.db.transaction(() => refs.map((r) => (stmt.get(r.level, r.index) as Buffer | undefined) ?? undefined))();
