@@ -7,6 +7,7 @@ import { parseInstant } from '../core/duration.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { exportBundle } from '../recording/bundle.ts';
 import { streamEvents } from '../recording/events-export.ts';
+import { verifySession } from '../recording/verify-session.ts';
 import { verifyStore } from '../recording/verify.ts';
 import type { ApiContext } from './context.ts';
 import { idParam, object, timeText } from './schemas.ts';
@@ -61,18 +62,15 @@ export function evidenceRoutes(ctx: ApiContext): FastifyPluginAsync {
       {
         config: { roles: ['user'] },
         schema: {
-          description: "Verify one session: its hash chain, its record, and its seal in the ledger (the session's visibility rules apply)",
+          description: "Verify one session: its hash chain, its record, and its seal (signature, ledger entry hash, inclusion in the ledger's Merkle tree); the session's visibility rules apply. The rest of the ledger is checked by /api/verify",
           params: idParam,
-          returns: object({ sessionId: { type: 'string' }, ok: { type: 'boolean' }, sealed: { type: 'boolean' }, events: { type: 'integer' }, breaks: breakSchema }),
+          returns: object({ sessionId: { type: 'string' }, ok: { type: 'boolean' }, sealed: { type: 'boolean' }, events: { type: 'integer' }, breaks: breakSchema, checked: { type: 'object' } }),
         },
       },
       async (req) => {
         const { id } = req.params as { id: string };
-        const session = await visibleSession(ctx, req.caller!, id);
-        const report = await verifyStore(ctx.store, ctx.publicKeys(), { sessionIds: [id] });
-        const breaks = report.breaks.filter((b) => b.sessionId === id).map((b) => ({ seq: b.seq, problem: b.what }));
-        const sealed = session.endedAt !== null && !report.open.includes(id) && !breaks.some((b) => /seal/.test(b.problem));
-        return { sessionId: id, ok: breaks.length === 0, sealed, events: report.checked.events, breaks };
+        await visibleSession(ctx, req.caller!, id);
+        return verifySession(ctx.store, ctx.publicKeys(), id);
       },
     );
 

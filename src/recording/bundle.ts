@@ -39,10 +39,9 @@ export async function exportBundle(store: Store, keys: KeyRing, sessionIds: read
   }
   const { checkpoint } = await createCheckpoint(store, keys);
   const seals = new Map<string, LedgerEntry>();
-  const wanted = new Set(ids);
-  for await (const e of store.readLedger()) {
-    if (e.seq > checkpoint.ledgerSeq) break;
-    if (e.kind === 'seal' && e.sessionId && wanted.has(e.sessionId) && !seals.has(e.sessionId)) seals.set(e.sessionId, e);
+  for (const id of ids) {
+    const seal = await store.findSeal(id);
+    if (seal && seal.seq <= checkpoint.ledgerSeq) seals.set(id, seal);
   }
   for (const id of ids) if (!seals.has(id)) throw new AirlockError(ErrorCodes.store, `session ${id} has no seal in the ledger; run airlock verify`);
 

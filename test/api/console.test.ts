@@ -167,7 +167,11 @@ describe('sessions', () => {
     const r = await get('alice', `/api/sessions/${id}/verify`);
     expect(r.status).toBe(200);
     const s = (await gw.gw.store.getSession(id))!;
-    expect(r.json).toEqual({ sessionId: id, ok: true, sealed: true, events: s.eventCount, breaks: [] });
+    const seal = (await gw.gw.store.findSeal(id))!;
+    expect(r.json).toEqual({
+      sessionId: id, ok: true, sealed: true, events: s.eventCount, breaks: [],
+      checked: { sealSeq: seal.seq, tree: { size: expect.any(Number), rootHash: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+    });
     expect((await get('bob', `/api/sessions/${id}/verify`)).status).toBe(404);
   });
 
