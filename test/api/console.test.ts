@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.ts';
 import { psql } from '../harness/clients.ts';
 import { pgConnection, startGateway, type TestGateway } from '../harness/gateway.ts';
+import { apiCall } from '../harness/http.ts';
 import { freePort } from '../harness/ports.ts';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 
@@ -15,16 +16,8 @@ const tokens: Record<string, string> = {};
 const aliceSessions: string[] = [];
 let tmp: string;
 
-async function get(who: string | undefined, path: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${api}${path}`, { headers: { ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}), ...headers } });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
+function get(who: string | undefined, path: string, headers: Record<string, string> = {}) {
+  return apiCall(`${api}${path}`, { bearer: who ? tokens[who] : undefined, headers });
 }
 
 beforeAll(async () => {

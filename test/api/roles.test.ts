@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.ts';
 import { psql } from '../harness/clients.ts';
 import { pgConnection, startGateway, type TestGateway } from '../harness/gateway.ts';
+import { apiCall } from '../harness/http.ts';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 
 let server: PgServer;
@@ -58,26 +59,8 @@ const WHO: readonly Who[] = ['none', 'bad', 'user', 'other', 'approver', 'audito
 const SIGNED_IN: readonly Who[] = ['user', 'other', 'approver', 'auditor', 'admin'];
 
 async function call(who: Who | 'metrics', method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = {};
-  if (who === 'bad') headers.authorization = 'Bearer alk_00000000000000000000000000_forged';
-  else if (who === 'metrics') headers.authorization = `Bearer ${METRICS_TOKEN}`;
-  else if (who !== 'none') headers.authorization = `Bearer ${tokens[who]}`;
-  if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
-  const abort = new AbortController();
-  const res = await fetch(`${apiUrl}${path}`, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)), signal: abort.signal });
-  // Event streams stay open: the status and headers are all a matrix needs.
-  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
-    abort.abort();
-    return { status: res.status, json: undefined };
-  }
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json };
+  const bearer = who === 'bad' ? 'alk_00000000000000000000000000_forged' : who === 'metrics' ? METRICS_TOKEN : who === 'none' ? undefined : tokens[who];
+  return apiCall(`${apiUrl}${path}`, { method, bearer, body, raw });
 }
 
 /**
