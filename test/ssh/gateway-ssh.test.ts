@@ -22,6 +22,21 @@ async function untilShown(ch: ClientChannel, out: ReturnType<typeof collect>, li
   }, { timeoutMs: 10_000, description: `${line} to print ${result}` });
 }
 
+/**
+ * In an interactive shell: shows the shell works, types `touch FILE` (which the policy denies), checks the gateway
+ * said so and the shell still answers, then leaves it with `exit CODE` and checks the exit status arrives.
+ */
+async function typeForbiddenLineThenExit(ch: ClientChannel, file: string, code: number): Promise<void> {
+  const out = collect(ch);
+  await untilShown(ch, out, 'echo $((40+2))', '42');
+  ch.write(`touch ${file}\r`);
+  await out.waitFor('Airlock: ');
+  await untilShown(ch, out, 'echo $((20+3))', '23');
+  const exit = new Promise<number>((resolve) => ch.on('exit', (c: number) => resolve(c)));
+  ch.write(`exit ${code}\r`);
+  expect(await exit).toBe(code);
+}
+
 /** A review gate the test answers by hand, as another identity would. */
 class ManualReviews implements ReviewGate {
   readonly pending: { req: ReviewRequest; decide: (o: ReviewOutcome) => void }[] = [];
@@ -247,14 +262,7 @@ describe('ssh through the gateway: policy', () => {
     const since = Date.now();
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
     const ch = await new Promise<ClientChannel>((resolve, reject) => client.shell({ term: 'dumb' }, (err, c) => (err ? reject(err) : resolve(c))));
-    const out = collect(ch);
-    await untilShown(ch, out, 'echo $((40+2))', '42');
-    ch.write(`touch ${file}\r`);
-    await out.waitFor('Airlock: ');
-    await untilShown(ch, out, 'echo $((20+3))', '23');
-    const exit = new Promise<number>((resolve) => ch.on('exit', (code: number) => resolve(code)));
-    ch.write('exit 5\r');
-    expect(await exit).toBe(5);
+    await typeForbiddenLineThenExit(ch, file, 5);
     client.end();
     expect(existsSync(file)).toBe(false);
     const events = await sessionEvents(gw.gw.store, (await endedSession(gw.gw.store, 'alice', since)).id);
@@ -265,14 +273,7 @@ describe('ssh through the gateway: policy', () => {
     const file = tmpName('airlock-forbidden');
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
     const ch = await new Promise<ClientChannel>((resolve, reject) => client.exec('bash --norc -i', { pty: { term: 'dumb' } }, (err, c) => (err ? reject(err) : resolve(c))));
-    const out = collect(ch);
-    await untilShown(ch, out, 'echo $((40+2))', '42');
-    ch.write(`touch ${file}\r`);
-    await out.waitFor('Airlock: ');
-    await untilShown(ch, out, 'echo $((20+3))', '23');
-    const exit = new Promise<number>((resolve) => ch.on('exit', (code: number) => resolve(code)));
-    ch.write('exit 6\r');
-    expect(await exit).toBe(6);
+    await typeForbiddenLineThenExit(ch, file, 6);
     client.end();
     expect(existsSync(file)).toBe(false);
   });
