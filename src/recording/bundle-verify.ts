@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ledgerHash, sealMessage } from './chain.ts';
-import { ChainChecker, SESSION_FIELDS, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break, type SessionFields } from './chain-check.ts';
+import { ledgerHash } from './chain.ts';
+import { ChainChecker, SESSION_FIELDS, checkAgainstSeal, checkSessionRecord, compareBreaks, sealSignatureProblem, type Break, type SessionFields } from './chain-check.ts';
 import {
   BUNDLE_FORMAT, BUNDLE_VERSIONS, entryOf, readLines,
   type BundleLine, type CheckpointLine, type EntryLine, type EventLine, type HeaderLine, type ProofLine, type SessionLine, type SignatureLine,
@@ -207,7 +207,7 @@ class BundleVerifier {
     checkAgainstSeal(cur.s, cur.chain, seal, this.report);
     if (this.version !== 1) {
       // Version 1 checks seal signatures in the ledger segment; from version 2 the seal line is the only copy.
-      const problem = checkSigned(this.keys, d.keyId, e.time, sealMessage(id, seal.eventCount, seal.finalHash), d.signature);
+      const problem = sealSignatureProblem(this.keys, id, e, seal);
       if (problem) this.report({ ...this.at(`seal: ${problem}`, id), ledgerSeq: e.seq });
     }
     this.bundled.set(id, { seq: e.seq, hash: e.hash, linked: false, leaf: ledgerLeaf(e) });

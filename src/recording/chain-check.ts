@@ -1,5 +1,7 @@
-import type { SessionRecord } from '../store/types.ts';
-import { GENESIS, canonical, eventHash, type ChainedFields } from './chain.ts';
+import type { LedgerEntry, SessionRecord } from '../store/types.ts';
+import { GENESIS, canonical, eventHash, sealMessage, type ChainedFields } from './chain.ts';
+import type { PublicKeyInfo } from './keys.ts';
+import { checkSigned } from './signatures.ts';
 
 /** One thing wrong with the record. `seq` is the event's seq within the session; `ledgerSeq` the ledger entry's. */
 export interface Break {
@@ -163,6 +165,19 @@ export interface SealData {
   readonly eventCount: number;
   readonly endedAt: number;
   readonly endReason: string;
+}
+
+/** A seal entry's data, or undefined when it lacks what every seal has (a session, its final hash and event count). */
+export function sealOf(e: LedgerEntry): SealData | undefined {
+  const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
+  if (!e.sessionId || typeof d.finalHash !== 'string' || typeof d.eventCount !== 'number') return undefined;
+  return { ledgerSeq: e.seq, finalHash: d.finalHash, eventCount: d.eventCount, endedAt: Number(d.endedAt), endReason: String(d.endReason) };
+}
+
+/** What is wrong with a seal entry's signature over the session's final hash and count (by the key valid when it was sealed), or null. */
+export function sealSignatureProblem(keys: readonly PublicKeyInfo[], sessionId: string, e: LedgerEntry, seal: SealData): string | null {
+  const d = e.data as Record<string, unknown>;
+  return checkSigned(keys, d.keyId, e.time, sealMessage(sessionId, seal.eventCount, seal.finalHash), d.signature);
 }
 
 /** The session record agrees with its session.start event (who, where from) and, once ended, with its session.end. */

@@ -1,6 +1,6 @@
 import type { LedgerEntry } from '../store/types.ts';
-import { GENESIS, ledgerHash, sealMessage } from './chain.ts';
-import type { Break, Report, SealData } from './chain-check.ts';
+import { GENESIS, ledgerHash } from './chain.ts';
+import { sealOf, sealSignatureProblem, type Break, type Report, type SealData } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
 import { EMPTY_ROOT, Frontier, type Hash } from './merkle.ts';
 import { ledgerLeaf } from './merkle-index.ts';
@@ -121,7 +121,7 @@ export class LedgerChecker {
     const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
     switch (e.kind) {
       case 'seal':
-        return this.seal(e, d, at);
+        return this.seal(e, at);
       case 'tombstone':
         return this.tombstone(e, d, at);
       case 'checkpoint':
@@ -152,12 +152,13 @@ export class LedgerChecker {
     }
   }
 
-  private seal(e: LedgerEntry, d: Record<string, unknown>, at: (what: string) => Break): void {
-    if (!e.sessionId || typeof d.finalHash !== 'string' || typeof d.eventCount !== 'number') {
+  private seal(e: LedgerEntry, at: (what: string) => Break): void {
+    const seal = sealOf(e);
+    if (!seal || !e.sessionId) {
       this.report(at('malformed seal entry'));
       return;
     }
-    const problem = checkSigned(this.keys, d.keyId, e.time, sealMessage(e.sessionId, d.eventCount, d.finalHash), d.signature);
+    const problem = sealSignatureProblem(this.keys, e.sessionId, e, seal);
     if (problem) this.report(at(`seal: ${problem}`));
     if (this.tombstones.has(e.sessionId)) this.report(at('seal after the session was tombstoned'));
     const existing = this.seals.get(e.sessionId);
@@ -165,10 +166,7 @@ export class LedgerChecker {
       existing.count++;
       return;
     }
-    this.seals.set(e.sessionId, {
-      ledgerSeq: e.seq, hash: e.hash, finalHash: d.finalHash, eventCount: d.eventCount,
-      endedAt: Number(d.endedAt), endReason: String(d.endReason), count: 1,
-    });
+    this.seals.set(e.sessionId, { ...seal, hash: e.hash, count: 1 });
   }
 
   private tombstone(e: LedgerEntry, d: Record<string, unknown>, at: (what: string) => Break): void {

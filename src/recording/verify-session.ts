@@ -1,10 +1,9 @@
 import type { LedgerEntry, Store } from '../store/types.ts';
-import { ledgerHash, sealMessage } from './chain.ts';
-import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break } from './chain-check.ts';
+import { ledgerHash } from './chain.ts';
+import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, sealOf, sealSignatureProblem, type Break } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
 import { verifyInclusion } from './merkle.ts';
 import { inclusionProof, ledgerLeaf, merkleRoot } from './merkle-index.ts';
-import { checkSigned } from './signatures.ts';
 
 export interface SessionVerifyReport {
   readonly sessionId: string;
@@ -69,18 +68,18 @@ export async function verifySession(store: Store, keys: readonly PublicKeyInfo[]
     report({ sessionId: id, seq: null, what: 'closed session has no seal in the ledger' });
     return done(chain.present, false, { sealSeq: null, tree: null });
   }
-  const d = (seal.data && typeof seal.data === 'object' ? seal.data : {}) as Record<string, unknown>;
   let sealHolds = true;
   const at = (what: string): Break => {
     sealHolds = false;
     return { sessionId: id, seq: null, ledgerSeq: seal.seq, what };
   };
-  if (typeof d.finalHash !== 'string' || typeof d.eventCount !== 'number') {
+  const data = sealOf(seal);
+  if (!data) {
     report(at('malformed seal entry'));
   } else {
-    const problem = checkSigned(keys, d.keyId, seal.time, sealMessage(id, d.eventCount, d.finalHash), d.signature);
+    const problem = sealSignatureProblem(keys, id, seal, data);
     if (problem) report(at(`seal: ${problem}`));
-    checkAgainstSeal(session, chain, { ledgerSeq: seal.seq, finalHash: d.finalHash, eventCount: d.eventCount, endedAt: Number(d.endedAt), endReason: String(d.endReason) }, report);
+    checkAgainstSeal(session, chain, data, report);
   }
   if (ledgerHash(seal.prevHash, seal) !== seal.hash) report(at('ledger seal entry hash mismatch (entry altered)'));
   const tree = await checkInclusion(store, seal, (b) => report(at(b)));
