@@ -9,7 +9,7 @@ import { rolesOf } from '../identity/roles.ts';
 import type { ReviewRecord } from '../store/review-types.ts';
 import type { Store } from '../store/types.ts';
 import type { ReviewGate, ReviewOutcome, ReviewRequest } from './types.ts';
-import { WebhookNotifier } from './webhooks.ts';
+import { WebhookNotifier, type WebhookEvent } from './webhooks.ts';
 
 /** Whitespace and case do not make a different command for window approvals. */
 export function commandHash(text: string): string {
@@ -70,8 +70,7 @@ export class ReviewService implements ReviewGate {
       createdAt: now, expiresAt: now + this.timeoutMs, decidedAt: null, reviewer: null, reason: null, validUntil: null,
     };
     await this.store.insertReview(record);
-    this.onChange?.(record);
-    this.webhooks.notify({ event: 'review.requested', review: publicView(record) });
+    this.announce(record, 'review.requested');
     this.log.info({ review: record.id, connection: record.connection, requester: record.requester, rule: record.rule }, 'command held for review');
     return new Promise<ReviewOutcome>((resolve) => {
       const timer = setTimeout(() => void this.expire(record.id, 'no decision before the request expired'), this.timeoutMs);
@@ -98,8 +97,7 @@ export class ReviewService implements ReviewGate {
       validUntil: forMs,
     };
     await this.store.insertReview(record);
-    this.onChange?.(record);
-    this.webhooks.notify({ event: 'access.requested', review: publicView(record) });
+    this.announce(record, 'access.requested');
     return record;
   }
 
@@ -129,8 +127,7 @@ export class ReviewService implements ReviewGate {
     }
     const decided: ReviewRecord = { ...rec, status, decidedAt, reviewer: reviewer.subject, reason, validUntil };
     this.settle(decided);
-    this.onChange?.(decided);
-    this.webhooks.notify({ event: rec.kind === 'access' ? 'access.decided' : 'review.decided', review: publicView(decided) });
+    this.announce(decided, rec.kind === 'access' ? 'access.decided' : 'review.decided');
     this.log.info({ review: id, status, reviewer: reviewer.subject }, 'review decided');
     return decided;
   }
@@ -153,10 +150,13 @@ export class ReviewService implements ReviewGate {
     const changed = await this.store.decideReview(id, { status: 'expired', decidedAt, reviewer: null, reason: why, validUntil: null }).catch(() => false);
     const rec = await this.store.getReview(id).catch(() => undefined);
     if (rec) this.settle(rec);
-    if (changed && rec) {
-      this.onChange?.(rec);
-      this.webhooks.notify({ event: 'review.decided', review: publicView(rec) });
-    }
+    if (changed && rec) this.announce(rec, 'review.decided');
+  }
+
+  /** Tells this instance's observers (live views, metrics) and the webhooks that a review was created or settled. */
+  private announce(rec: ReviewRecord, event: WebhookEvent['event']): void {
+    this.onChange?.(rec);
+    this.webhooks.notify({ event, review: publicView(rec) });
   }
 
   private settle(rec: ReviewRecord): void {
