@@ -63,7 +63,7 @@ describe('retention', () => {
     // Simulate the crash: the tombstone is written, the session came back (restored from a backup, say).
     const again = await f.session({ connection: 'short' });
     f.store.db.prepare('UPDATE sessions SET id = ? WHERE id = ?').run(id, again);
-    f.store.db.prepare('UPDATE events SET session_id = ? WHERE session_id = ?').run(id, again);
+    f.store.db.prepare('UPDATE events SET session_id = ?, session_key = (SELECT key FROM sessions WHERE id = ?) WHERE session_id = ?').run(id, id, again);
     const v = await verifyStore(f.store, f.keys.keys);
     expect(v.breaks).toContainEqual(expect.objectContaining({ sessionId: id, what: expect.stringMatching(/tombstoned .* still in the store/) }));
     await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY);

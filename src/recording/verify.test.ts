@@ -52,7 +52,7 @@ describe('verifyStore', () => {
     const id = await f.session();
     const last = f.store.db.prepare('SELECT hash FROM events WHERE session_id = ? AND seq = 7').get(id) as { hash: string };
     const extra = { sessionId: id, seq: 8, time: Date.now(), type: 'db.query', data: { text: 'select planted' } };
-    run("INSERT INTO events (session_id, seq, time, type, data, hash) VALUES (?, 8, ?, 'db.query', ?, ?)", id, extra.time, JSON.stringify(extra.data), eventHash(last.hash, extra));
+    run("INSERT INTO events (session_id, session_key, seq, time, type, data, hash) VALUES (?, (SELECT key FROM sessions WHERE id = ?), 8, ?, 'db.query', ?, ?)", id, id, extra.time, JSON.stringify(extra.data), eventHash(last.hash, extra));
     const r = await verify();
     expect(r.breaks).toContainEqual(expect.objectContaining({ sessionId: id, seq: 8, what: expect.stringMatching(/beyond the sealed end/) }));
     expect(r.breaks.every((b) => b.sessionId === id)).toBe(true);

@@ -111,3 +111,47 @@ it('sqlite: upgrading a store whose event time decreases records the step, so re
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('migration to integer session keys keeps every event readable, searchable and unique, and the gone-session fallback', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-keys-'));
+  const file = join(dir, 'airlock.db');
+  try {
+    const old = new Database(file);
+    const keyed = MIGRATIONS.findIndex((m) => m.includes('ALTER TABLE sessions ADD COLUMN key'));
+    for (const sql of MIGRATIONS.slice(0, keyed)) old.exec(sql);
+    old.pragma(`user_version = ${keyed}`);
+    const insertSession = old.prepare("INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, client_address, started_at) VALUES (?, 'postgres', 'app', 'alice', '[]', 'user', 'token', '127.0.0.1:1', 1)");
+    const insertEvent = old.prepare("INSERT INTO events (session_id, seq, time, type, data, hash, search_text, outcome) VALUES (?, ?, ?, 'db.query', '{}', 'h', ?, 'allowed')");
+    const insertFts = old.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
+    for (const id of ['ses_a', 'ses_b']) insertSession.run(id);
+    for (let seq = 0; seq < 30; seq++) {
+      for (const id of ['ses_a', 'ses_b', 'ses_gone']) {
+        const text = `select ${id} ${seq}`;
+        insertFts.run(insertEvent.run(id, seq, seq, text).lastInsertRowid, text);
+      }
+    }
+    old.close();
+
+    const s = new SqliteStore(file, { writerThread: false });
+    const seqs = async (id: string) => {
+      const read: number[] = [];
+      for await (const e of s.readEvents(id, 10)) read.push(e.seq);
+      return read;
+    };
+    const tail = Array.from({ length: 20 }, (_, i) => i + 10);
+    expect(await seqs('ses_a')).toEqual(tail);
+    expect(await seqs('ses_b')).toEqual(tail);
+    expect(await seqs('ses_gone')).toEqual(tail); // its session row is gone: found by its id
+    expect((await s.search({ text: 'select ses_b 17' })).map((h) => `${h.sessionId}/${h.seq}`)).toEqual(['ses_b/17']);
+    await expect(s.appendEvents([event('ses_a', 5, 99)])).rejects.toThrow(/UNIQUE/);
+    await s.insertSession(session('ses_c'));
+    await s.appendEvents([event('ses_c', 0, 100), event('ses_c', 1, 101)]);
+    expect(s.db.prepare('SELECT key FROM sessions ORDER BY key').pluck().all()).toEqual([1, 2, 3]);
+    await s.deleteSession('ses_a');
+    expect(await seqs('ses_a')).toEqual([]);
+    expect(await seqs('ses_b')).toEqual(tail);
+    await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,17 +11,19 @@ export function metaToken(field, value) {
 }
 
 export function createEventWriter(db) {
-  const sessionOf = db.prepare('SELECT subject, connection, protocol, groups FROM sessions WHERE id = ?');
-  const metaCache = new Map();
-  const metaFor = (sessionId) => {
-    let meta = metaCache.get(sessionId);
-    if (meta === undefined) {
+  const sessionOf = db.prepare('SELECT key, subject, connection, protocol, groups FROM sessions WHERE id = ?');
+  // Per session: its key (events are indexed by it) and its facts as FTS tokens, read once.
+  const facts = new Map();
+  const factsOf = (sessionId) => {
+    let f = facts.get(sessionId);
+    if (f === undefined) {
       const s = sessionOf.get(sessionId);
-      meta = s ? [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...JSON.parse(s.groups).map((g) => metaToken('g', g))].join(' ') : '';
-      if (metaCache.size > 10000) metaCache.clear();
-      metaCache.set(sessionId, meta);
+      if (!s) return { key: null, meta: '' }; // not cached: the session's row may come later
+      f = { key: s.key, meta: [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...JSON.parse(s.groups).map((g) => metaToken('g', g))].join(' ') };
+      if (facts.size > 10000) facts.clear();
+      facts.set(sessionId, f);
     }
-    return meta;
+    return f;
   };
   // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome
   // (within a small window of recent texts): search points at its first occurrence; every execution is
@@ -42,7 +44,7 @@ export function createEventWriter(db) {
     return true;
   };
   const insertEvent = db.prepare(
-    'INSERT INTO events (session_id, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO events (session_id, session_key, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertFts = db.prepare('INSERT INTO events_fts (rowid, search_text, search_meta) VALUES (?, ?, ?)');
   // Time-bounded reads binary-search the ids, so an event whose time is lower than the one before it (another
@@ -56,8 +58,9 @@ export function createEventWriter(db) {
     for (const [sessionId, seq, time, type, json, hash, text, outcome] of rows) {
       const search = text && firstOccurrence(sessionId, text, outcome) ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
-      const meta = search ? metaFor(sessionId) : null;
-      const info = insertEvent.run(sessionId, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
+      const f = factsOf(sessionId);
+      const meta = search ? f.meta : null;
+      const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
       if (search) insertFts.run(info.lastInsertRowid, search, meta);
       if (time < prev) insertStep.run(info.lastInsertRowid);
       prev = time;

@@ -52,6 +52,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Batches may be handed over while one is being written: the writer thread takes them in order. */
+  get pipelinedWrites(): boolean {
+    return this.writer instanceof EventWriterThread;
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v++) {
@@ -85,8 +90,8 @@ export class SqliteStore implements Store {
     this.db
       .prepare(
         `INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, credential_id, client_address,
-          application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold, key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(key), 0) + 1 FROM sessions))`,
       )
       .run(
         s.id, s.protocol, s.connection, s.subject, JSON.stringify(s.groups), s.kind, s.authMethod, s.credentialId,
@@ -119,9 +124,9 @@ export class SqliteStore implements Store {
   async deleteSession(id: string): Promise<void> {
     this.db.transaction(() => {
       this.db
-        .prepare("INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, search_meta FROM events WHERE session_id = ? AND search_text IS NOT NULL")
+        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, search_meta FROM events WHERE ${this.eventsOf(id)} AND search_text IS NOT NULL`)
         .run(id);
-      this.db.prepare('DELETE FROM events WHERE session_id = ?').run(id);
+      this.db.prepare(`DELETE FROM events WHERE ${this.eventsOf(id)}`).run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
     })();
   }
@@ -138,8 +143,17 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The condition that selects a session's events, with one `?` for its id: through the session's key and the
+   * (session_key, seq) index, or, when the session's row is gone (a break verify reports), by scanning for the id.
+   */
+  private eventsOf(sessionId: string): string {
+    const key = this.db.prepare('SELECT key FROM sessions WHERE id = ?').pluck().get(sessionId);
+    return key == null ? 'session_id = ?' : `session_key = ${Number(key)} AND session_id = ?`;
+  }
+
   async *readEvents(sessionId: string, fromSeq = 0): AsyncIterable<StoredEvent> {
-    const stmt = this.db.prepare('SELECT * FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?');
+    const stmt = this.db.prepare(`SELECT * FROM events WHERE ${this.eventsOf(sessionId)} AND seq >= ? ORDER BY seq LIMIT ?`);
     let next = fromSeq;
     for (;;) {
       const rows = stmt.all(sessionId, next, PAGE) as Row[];
