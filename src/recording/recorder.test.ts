@@ -86,3 +86,62 @@ describe('Recorder group commit', () => {
     await recorder.close();
   });
 });
+
+describe('Recorder with a store that takes batches in order (pipelinedWrites)', () => {
+  /** A store whose appends settle when the test says, in order, as the writer thread does. */
+  class OrderedStore {
+    readonly pipelinedWrites = true;
+    readonly applied: StoredEvent[] = [];
+    readonly calls: { events: readonly StoredEvent[]; settle: (fail?: Error) => void }[] = [];
+    private failedBefore = -1;
+    async insertSession(): Promise<void> {}
+    appendEvents(events: readonly StoredEvent[]): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const index = this.calls.length;
+        let settled = false;
+        this.calls.push({
+          events,
+          settle: (fail) => {
+            if (settled) return;
+            settled = true;
+            // As the contract says: a batch handed over before an earlier failure was reported fails unapplied.
+            if (fail || index <= this.failedBefore) {
+              if (fail) this.failedBefore = this.calls.length - 1;
+              reject(fail ?? new Error('not written: an earlier batch failed'));
+            } else {
+              this.applied.push(...events);
+              resolve();
+            }
+          },
+        });
+      });
+    }
+  }
+
+  it('hands over the next batch while one is written, and after a failure writes both again in order, once', async () => {
+    const fake = new OrderedStore();
+    const recorder = new Recorder(fake as unknown as SqliteStore, KeyRing.load(dir), silentLogger, { flushIntervalMs: 1, writeSpacingMs: 1, maxBatch: 3 });
+    const s = await recorder.open({ protocol: 'postgres', connection: 'pg', identity, clientAddress: '127.0.0.1:1' });
+    for (let i = 0; i < 3; i++) s.record('db.query', { mode: 'simple', text: `select ${i}` });
+    await sleep(5);
+    expect(fake.calls).toHaveLength(1); // session.start and two statements: a full batch
+    for (let i = 3; i < 6; i++) s.record('db.query', { mode: 'simple', text: `select ${i}` });
+    expect(fake.calls).toHaveLength(2); // the second is handed over before the first settled
+    for (let i = 6; i < 9; i++) s.record('db.query', { mode: 'simple', text: `select ${i}` });
+    expect(fake.calls).toHaveLength(2); // never more than two in flight
+    fake.calls[0]!.settle(new Error('disk I/O error'));
+    fake.calls[1]!.settle();
+    await sleep(1);
+    expect(recorder.healthy).toBe(false);
+    expect(fake.applied).toEqual([]);
+    for (let i = 0; !recorder.healthy && i < 200; i++) {
+      for (const c of fake.calls) c.settle();
+      await sleep(5);
+    }
+    const flushed = recorder.flush();
+    for (let i = 0; i < 20; i++, await sleep(1)) for (const c of fake.calls) c.settle();
+    await flushed;
+    expect(recorder.healthy).toBe(true);
+    expect(fake.applied.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});

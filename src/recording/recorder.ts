@@ -29,12 +29,19 @@ export interface RecorderOptions {
   /** How long the first event after a quiet spell waits for company before it is written. */
   readonly flushIntervalMs?: number;
   /**
-   * Least time between the starts of two writes while events keep coming (unless `maxBatch` are queued or
-   * someone flushes). Each commit has a fixed cost in both threads (message, transaction, WAL pages of every
-   * session touched), so under load fewer, larger batches take much less CPU per event.
+   * Least time between the starts of two writes while events keep coming (unless `maxBatch` are queued,
+   * someone flushes, or the last write itself took half of it). Each commit has a fixed cost in both threads
+   * (message, transaction, WAL pages of every session touched), so under load fewer, larger batches take much
+   * less CPU per event; once writes are that long, each batch is large already and waiting would only idle the
+   * writer.
    */
   readonly writeSpacingMs?: number;
   readonly maxBatch?: number;
+}
+
+interface InFlight {
+  readonly events: StoredEvent[];
+  done: Promise<void>;
 }
 
 /** Wall-clock milliseconds with microsecond resolution. */
@@ -50,13 +57,18 @@ export function preciseNow(): number {
 export class Recorder {
   private queue: StoredEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
+  /** Batches handed to the store and not settled yet, oldest first. */
+  private inflight: InFlight[] = [];
+  /** Batches that failed while others were still in flight, waiting to be queued again. */
+  private failed: StoredEvent[][] = [];
+  private readonly maxInflight: number;
   private failures = 0;
   private lastError: Error | undefined;
   private readonly flushIntervalMs: number;
   private readonly writeSpacingMs: number;
   private readonly maxBatch: number;
   private lastWriteAt = -Infinity;
+  private lastWriteMs = 0;
   /** Unset costs nothing per event: it is looked at once per batch. */
   onWritten: WrittenObserver | undefined;
 
@@ -69,6 +81,7 @@ export class Recorder {
     this.flushIntervalMs = options.flushIntervalMs ?? 5;
     this.writeSpacingMs = options.writeSpacingMs ?? 50;
     this.maxBatch = options.maxBatch ?? 5000;
+    this.maxInflight = store.pipelinedWrites ? 2 : 1;
   }
 
   /** False while the store refuses writes; adapters must not start new commands then. */
@@ -129,9 +142,13 @@ export class Recorder {
   /** @internal queued by SessionRecorder. */
   enqueue(event: StoredEvent): void {
     this.queue.push(event);
-    if (this.writing) return; // the write under way picks this up when it completes
-    if (this.queue.length >= this.maxBatch) this.kick();
-    else if (!this.timer) this.schedule();
+    if (this.inflight.length === 0) {
+      if (this.queue.length >= this.maxBatch) this.kick();
+      else if (!this.timer) this.schedule();
+    } else if (this.queue.length >= this.maxBatch && this.inflight.length < this.maxInflight && this.failures === 0) {
+      // The store takes a second batch while it writes the first: it then starts on it the moment the first commits.
+      this.writeBatch().catch(() => {});
+    }
   }
 
   /** Starts the next write after the flush interval, and no sooner than the spacing after the last one began. */
@@ -146,40 +163,67 @@ export class Recorder {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (!this.writing && this.queue.length) this.writeBatch().catch(() => {});
+    if (this.inflight.length === 0 && this.queue.length) this.writeBatch().catch(() => {});
   }
 
   /**
-   * Writes everything queued now as one batch. While it is in the store, new events queue up and are
-   * written as the next batch as soon as this one commits (group commit, at most one write in flight).
+   * Hands what is queued now (up to a cap) to the store as one batch. While it is in the store, new events
+   * queue up and are written as the next batch as soon as this one commits (group commit); a store that takes
+   * batches in order (`pipelinedWrites`) gets that next one while it still writes, so it never waits for us.
    */
   private writeBatch(): Promise<void> {
-    const batch = this.queue;
-    this.queue = [];
+    const cap = this.maxBatch * 4;
+    const events = this.queue.length > cap ? this.queue.splice(0, cap) : this.queue;
+    if (events === this.queue) this.queue = [];
     const started = performance.now();
     this.lastWriteAt = started;
-    this.writing = this.store.appendEvents(batch).then(
-      () => {
-        this.onWritten?.(batch, performance.now() - started);
-        if (this.failures > 0) this.log.info({ events: batch.length }, 'recording store recovered');
-        this.failures = 0;
-        this.lastError = undefined;
-        this.writing = undefined;
-        if (this.queue.length >= this.maxBatch) this.kick();
-        else if (this.queue.length && !this.timer) this.schedule();
-      },
+    const batch: InFlight = { events, done: Promise.resolve() };
+    this.inflight.push(batch);
+    batch.done = this.store.appendEvents(events).then(
+      () => this.written(batch, started),
       (err: Error) => {
-        this.queue = batch.concat(this.queue);
-        this.failures++;
-        this.lastError = err;
-        this.writing = undefined;
-        this.log.error({ err: err.message, queued: this.queue.length }, 'recording store write failed; retrying');
-        const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
-        if (!this.timer) this.timer = setTimeout(() => this.kick(), delay);
+        this.notWritten(batch, err);
         throw err;
       },
     );
-    return this.writing;
+    return batch.done;
+  }
+
+  private written(batch: InFlight, started: number): void {
+    this.inflight.splice(this.inflight.indexOf(batch), 1);
+    this.lastWriteMs = performance.now() - started;
+    this.onWritten?.(batch.events, this.lastWriteMs);
+    if (this.failed.length > 0) {
+      // Written after an earlier batch failed (a store that does not keep batches in order): retry that one.
+      if (this.inflight.length === 0) this.requeueFailed();
+      return;
+    }
+    if (this.failures > 0) {
+      this.log.info({ events: batch.events.length }, 'recording store recovered');
+      this.failures = 0;
+      this.lastError = undefined;
+    }
+    if (this.inflight.length > 0 || this.queue.length === 0) return;
+    // A write that long means the store is the bottleneck: the next batch is large already, go at once.
+    if (this.queue.length >= this.maxBatch || this.lastWriteMs >= this.writeSpacingMs / 2) this.kick();
+    else if (!this.timer) this.schedule();
+  }
+
+  /** Once every batch in flight has settled, those that failed go back to the front of the queue, in order. */
+  private notWritten(batch: InFlight, err: Error): void {
+    this.inflight.splice(this.inflight.indexOf(batch), 1);
+    this.failed.push(batch.events);
+    this.failures++;
+    this.lastError = err;
+    if (this.inflight.length === 0) this.requeueFailed();
+  }
+
+  private requeueFailed(): void {
+    this.queue = this.failed.flat().concat(this.queue);
+    this.failed = [];
+    this.log.error({ err: this.lastError?.message, queued: this.queue.length }, 'recording store write failed; retrying');
+    const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
+    if (!this.timer) this.timer = setTimeout(() => this.kick(), delay);
   }
 
   /** Writes everything queued so far; resolves when it is in the store, rejects when the store fails. */
@@ -188,9 +232,9 @@ export class Recorder {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.writing || this.queue.length) {
-      if (this.writing) {
-        await this.writing.catch(() => {});
+    while (this.inflight.length || this.queue.length) {
+      if (this.inflight.length) {
+        await this.inflight[this.inflight.length - 1].done.catch(() => {});
         if (this.failures > 0) throw this.lastError ?? new Error('recording store unavailable');
         continue;
       }

@@ -133,6 +133,11 @@ export interface Store extends ReviewStore {
 
   /** Appends events atomically (one transaction). */
   appendEvents(events: readonly StoredEvent[]): Promise<void>;
+  /**
+   * True when appendEvents may be called again before the previous call settled: batches are applied in call
+   * order, and one handed over before an earlier batch's failure was reported fails too, applying nothing.
+   */
+  readonly pipelinedWrites?: boolean;
   /** Events of one session in seq order, streamed in pages. */
   readEvents(sessionId: string, fromSeq?: number): AsyncIterable<StoredEvent>;
   /** Events of every session with `since <= time < until`, in recording order (which is time order unless the clock was set back or two processes wrote the store at once), joined with their session's identity fields (exports). */

@@ -1,21 +1,29 @@
 import { Worker } from 'node:worker_threads';
 import type { EventRow } from './event-writer.mjs';
 
-/** Posts event batches to the writer thread; each call resolves when its batch is committed. */
+/**
+ * Posts event batches to the writer thread; each call resolves when its batch is committed. Batches are
+ * written in the order posted. When one fails, the thread skips (fails) every batch posted before the failure
+ * came back here — they carry the same epoch — so nothing is committed after a batch that was not.
+ */
 export class EventWriterThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  private epoch = 0;
   private failed: Error | undefined;
 
   constructor(file: string) {
     this.worker = new Worker(new URL('./event-writer-worker.mjs', import.meta.url), { workerData: { file } });
     this.worker.unref();
-    this.worker.on('message', (m: { id: number; error?: string }) => {
+    this.worker.on('message', (m: { id: number; epoch: number; error?: string }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.error) p.reject(new Error(m.error));
+      if (m.error) {
+        this.epoch = Math.max(this.epoch, m.epoch + 1);
+        p.reject(new Error(m.error));
+      }
       else p.resolve();
     });
     this.worker.on('error', (err) => this.fail(err));
@@ -28,7 +36,7 @@ export class EventWriterThread {
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve: () => resolve(), reject });
       this.worker.ref();
-      this.worker.postMessage({ id, rows });
+      this.worker.postMessage({ id, epoch: this.epoch, rows });
     }).finally(() => {
       if (this.pending.size === 0) this.worker.unref();
     });

@@ -17,21 +17,30 @@ const session = (id: string): SessionRecord => ({
   bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
 });
 
-it('leaves checkpoints to the writer thread: a session write on the main connection copies nothing into the file', async () => {
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+  }
+}
+
+it('leaves checkpoints to the checkpointer thread: it copies the writer\'s commits, a main-connection write copies nothing', async () => {
   const file = join(dir, 'airlock.db');
   const store = new SqliteStore(file);
   try {
     await store.insertSession(session('ses_a'));
-    // About 1,500 pages of WAL: past SQLite's default checkpoint threshold (1,000), under the writer's own.
+    const empty = statSync(file).size;
+    // About 1,500 pages of WAL: past SQLite's default checkpoint threshold (1,000), far under the writer's own.
     const events: StoredEvent[] = [];
     for (let seq = 0; seq < 3000; seq++) {
       events.push({ sessionId: 'ses_a', seq, time: 1e12 + seq, type: 'db.result', data: { sample: [['x'.repeat(1000), seq]] }, hash: 'h'.repeat(64), searchText: null, outcome: null });
     }
     await store.appendEvents(events);
-    const before = statSync(file).size;
     expect(statSync(`${file}-wal`).size).toBeGreaterThan(1000 * 4096);
+    await until('the checkpointer copied the batch into the file', () => statSync(file).size > empty + 1000 * 4096);
+    const before = statSync(file).size;
     await store.insertSession(session('ses_b'));
     await store.endSession('ses_b', { endedAt: 2, endReason: 'client_terminated', bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null });
+    await new Promise((r) => setTimeout(r, 300));
     expect(statSync(file).size).toBe(before);
     expect((await store.getSession('ses_b'))?.endReason).toBe('client_terminated');
   } finally {
