@@ -144,4 +144,20 @@ describe('Recorder with a store that takes batches in order (pipelinedWrites)', 
     expect(recorder.healthy).toBe(true);
     expect(fake.applied.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
+
+  it('turns unhealthy while more than maxBacklogChars wait for the store, and healthy again once they are in', async () => {
+    const fake = new OrderedStore();
+    const recorder = new Recorder(fake as unknown as SqliteStore, KeyRing.load(dir), silentLogger, { flushIntervalMs: 1, writeSpacingMs: 1, maxBacklogChars: 2000 });
+    const s = await recorder.open({ protocol: 'postgres', connection: 'pg', identity, clientAddress: '127.0.0.1:1' });
+    for (let i = 0; i < 10; i++) s.record('db.query', { mode: 'simple', text: `select '${'x'.repeat(100)}' as v${i}` });
+    expect(recorder.healthy).toBe(true);
+    for (let i = 0; i < 20; i++) s.record('db.query', { mode: 'simple', text: `select '${'x'.repeat(100)}' as w${i}` });
+    expect(recorder.healthy).toBe(false);
+    expect(recorder.unhealthyReason).toMatch(/behind/);
+    const flushed = recorder.flush();
+    for (let i = 0; i < 20; i++, await sleep(1)) for (const c of fake.calls) c.settle();
+    await flushed;
+    expect(recorder.healthy).toBe(true);
+    expect(fake.applied).toHaveLength(31);
+  });
 });

@@ -37,10 +37,17 @@ export interface RecorderOptions {
    */
   readonly writeSpacingMs?: number;
   readonly maxBatch?: number;
+  /**
+   * Most payload (characters of event JSON) waiting for the store, queued or being written. Past it the
+   * recorder is unhealthy, so adapters refuse new commands until the store catches up: memory stays bounded
+   * when the store is slower than the traffic, and nothing is dropped.
+   */
+  readonly maxBacklogChars?: number;
 }
 
 interface InFlight {
   readonly events: StoredEvent[];
+  readonly chars: number;
   done: Promise<void>;
 }
 
@@ -62,6 +69,9 @@ export class Recorder {
   /** Batches that failed while others were still in flight, waiting to be queued again. */
   private failed: StoredEvent[][] = [];
   private readonly maxInflight: number;
+  private readonly maxBacklogChars: number;
+  /** Characters of event JSON queued or in flight. */
+  private backlogChars = 0;
   private failures = 0;
   private lastError: Error | undefined;
   private readonly flushIntervalMs: number;
@@ -82,15 +92,18 @@ export class Recorder {
     this.writeSpacingMs = options.writeSpacingMs ?? 50;
     this.maxBatch = options.maxBatch ?? 5000;
     this.maxInflight = store.pipelinedWrites ? 2 : 1;
+    this.maxBacklogChars = options.maxBacklogChars ?? 256 * 1024 * 1024;
   }
 
   /** False while the store refuses writes; adapters must not start new commands then. */
   get healthy(): boolean {
-    return this.failures === 0;
+    return this.failures === 0 && this.backlogChars < this.maxBacklogChars;
   }
 
   get unhealthyReason(): string | undefined {
-    return this.lastError?.message;
+    if (this.lastError) return this.lastError.message;
+    if (this.backlogChars >= this.maxBacklogChars) return `the store is behind: ${this.queue.length} events wait to be written`;
+    return undefined;
   }
 
   get pending(): number {
@@ -142,6 +155,7 @@ export class Recorder {
   /** @internal queued by SessionRecorder. */
   enqueue(event: StoredEvent): void {
     this.queue.push(event);
+    this.backlogChars += event.dataJson?.length ?? 0;
     if (this.inflight.length === 0) {
       if (this.queue.length >= this.maxBatch) this.kick();
       else if (!this.timer) this.schedule();
@@ -177,7 +191,9 @@ export class Recorder {
     if (events === this.queue) this.queue = [];
     const started = performance.now();
     this.lastWriteAt = started;
-    const batch: InFlight = { events, done: Promise.resolve() };
+    let chars = 0;
+    for (const e of events) chars += e.dataJson?.length ?? 0;
+    const batch: InFlight = { events, chars, done: Promise.resolve() };
     this.inflight.push(batch);
     batch.done = this.store.appendEvents(events).then(
       () => this.written(batch, started),
@@ -191,6 +207,7 @@ export class Recorder {
 
   private written(batch: InFlight, started: number): void {
     this.inflight.splice(this.inflight.indexOf(batch), 1);
+    this.backlogChars -= batch.chars;
     this.lastWriteMs = performance.now() - started;
     this.onWritten?.(batch.events, this.lastWriteMs);
     if (this.failed.length > 0) {
