@@ -181,4 +181,21 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE events;
   ALTER TABLE events_next RENAME TO events;
   `,
+  // Ended sessions' terminal output re-encoded in large brotli blocks by the compactor thread (compaction.mjs has
+  // the format). AUTOINCREMENT: a block id is never given out again, so a decompressed block cached by a reader
+  // cannot stand for another. The partial index holds only sessions not compacted yet.
+  `
+  CREATE TABLE event_blocks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    raw_bytes INTEGER NOT NULL,
+    data BLOB NOT NULL
+  );
+  CREATE INDEX event_blocks_session ON event_blocks(session_id);
+  ALTER TABLE events ADD COLUMN block INTEGER;
+  ALTER TABLE events ADD COLUMN block_offset INTEGER;
+  ALTER TABLE events ADD COLUMN block_length INTEGER;
+  ALTER TABLE sessions ADD COLUMN compacted_at REAL;
+  CREATE INDEX sessions_to_compact ON sessions(ended_at, id) WHERE compacted_at IS NULL;
+  `,
 ];

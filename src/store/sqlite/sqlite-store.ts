@@ -10,6 +10,8 @@ import { MIGRATIONS } from './schema.ts';
 import { createEventWriter, metaToken, type EventRow } from './event-writer.mjs';
 import { EventWriterThread } from './event-writer-thread.ts';
 import { EventIdRange } from './event-id-range.ts';
+import { EventBlocks } from './event-blocks.ts';
+import { CompactorThread, type CompactorOptions } from './compactor-thread.ts';
 import type { SessionEvent } from '../types.ts';
 import { SqliteReviewStore } from './review-store.ts';
 import { SqliteSshKeyStore } from './ssh-key-store.ts';
@@ -28,6 +30,8 @@ export class SqliteStore implements Store {
   /** Event batches go to a writer thread (its own connection) unless the store is in memory. */
   private readonly writer: EventWriterThread | { write(rows: readonly EventRow[]): void };
   private readonly idRange: EventIdRange;
+  private readonly blocks: EventBlocks;
+  private compactor: CompactorThread | undefined;
 
   constructor(file: string, options: { writerThread?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -42,6 +46,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.idRange = new EventIdRange(this.db);
+    this.blocks = new EventBlocks(this.db);
     if (file !== ':memory:' && options.writerThread !== false) {
       this.writer = new EventWriterThread(file);
       // Checkpoints (copying the WAL into the file, with fsyncs) are the writer thread's job: run by this
@@ -104,6 +109,7 @@ export class SqliteStore implements Store {
     this.db
       .prepare('UPDATE sessions SET ended_at = ?, end_reason = ?, bytes_in = ?, bytes_out = ?, event_count = ?, last_hash = ? WHERE id = ?')
       .run(e.endedAt, e.endReason, e.bytesIn, e.bytesOut, e.eventCount, e.lastHash, id);
+    this.compactor?.ended(e.endedAt);
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -127,8 +133,10 @@ export class SqliteStore implements Store {
         .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, search_meta FROM events WHERE ${this.eventsOf(id)} AND search_text IS NOT NULL`)
         .run(id);
       this.db.prepare(`DELETE FROM events WHERE ${this.eventsOf(id)}`).run(id);
+      this.db.prepare('DELETE FROM event_blocks WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
     })();
+    this.blocks.forget(id);
   }
 
   async appendEvents(events: readonly StoredEvent[]): Promise<void> {
@@ -156,7 +164,7 @@ export class SqliteStore implements Store {
     const stmt = this.db.prepare(`SELECT * FROM events WHERE ${this.eventsOf(sessionId)} AND seq >= ? ORDER BY seq LIMIT ?`);
     let next = fromSeq;
     for (;;) {
-      const rows = stmt.all(sessionId, next, PAGE) as Row[];
+      const rows = this.blocks.page(() => stmt.all(sessionId, next, PAGE) as Row[]);
       for (const row of rows) yield toEvent(row);
       if (rows.length < PAGE) return;
       next = Number(rows[rows.length - 1].seq) + 1;
@@ -176,7 +184,7 @@ export class SqliteStore implements Store {
     for (const { lo, hi } of this.idRange.ranges(since, until)) {
       for (let from = lo; ;) {
         const args = until === undefined ? [from, hi, since, PAGE] : [from, hi, since, until, PAGE];
-        const rows = stmt.all(...args) as Row[];
+        const rows = this.blocks.page(() => stmt.all(...args) as Row[]);
         for (const r of rows) {
           yield {
             ...toEvent(r), protocol: String(r.protocol), connection: String(r.connection), subject: String(r.subject),
@@ -356,7 +364,17 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Starts the compactor thread (compactor-worker.mjs): sessions ended at least `afterMs` ago get their stored
+   * payloads re-encoded in large brotli blocks. Only for a store in a file (the thread opens its own connection).
+   */
+  startCompaction(o: CompactorOptions): void {
+    if (this.db.memory || this.compactor) return;
+    this.compactor = new CompactorThread(this.db.name, o);
+  }
+
   async close(): Promise<void> {
+    await this.compactor?.close();
     if (this.writer instanceof EventWriterThread) await this.writer.close();
     if (this.db.open) this.db.close();
   }
@@ -405,6 +423,7 @@ function toSession(r: Row): SessionRecord {
 }
 
 function eventData(r: Row): Record<string, unknown> {
+  if (r.block_error) throw new Error(String(r.block_error)); // event-blocks.ts
   return JSON.parse(r.data_z ? inflateRawSync(r.data_z as Buffer).toString('utf8') : String(r.data));
 }
 
