@@ -225,7 +225,7 @@ export const configSchema = z
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
     recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024 }),
     reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),
-    forensics: forensicsSchema.default({ checkpointInterval: '10m', retentionInterval: '1h' }),
+    forensics: forensicsSchema.default({ checkpointInterval: '10m', retentionInterval: '1h', compactAfter: '10m' }),
     /** Bearer token a Prometheus scraper presents for GET /metrics (admins may scrape with their own token too). */
     metrics: z.object({ token: z.string().min(16, 'metrics.token: at least 16 characters') }).strict().optional(),
     limits: z

@@ -136,7 +136,7 @@ describe('checkpoints', () => {
   });
 
   it('reads the proposed forensics config block with defaults', () => {
-    expect(forensicsSettings({})).toEqual({ checkpointIntervalMs: 600_000, checkpointWebhook: undefined, retentionIntervalMs: 3_600_000 });
+    expect(forensicsSettings({})).toEqual({ checkpointIntervalMs: 600_000, checkpointWebhook: undefined, retentionIntervalMs: 3_600_000, compactAfterMs: 600_000 });
     expect(forensicsSettings({ forensics: { checkpointInterval: '5m', checkpointWebhook: 'https://audit.example/cp' } })).toMatchObject({
       checkpointIntervalMs: 300_000, checkpointWebhook: 'https://audit.example/cp',
     });

@@ -19,6 +19,7 @@ import { GatewayMetrics } from '../api/metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
+import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { buildConnectionPolicies } from './policies.ts';
 import { forensicsSettings } from '../recording/forensics-config.ts';
 import { startCheckpointing } from '../recording/checkpoint.ts';
@@ -94,6 +95,8 @@ export class Gateway {
       startCheckpointing({ store, keys, dataDir: loaded.dataDir, intervalMs: fs.checkpointIntervalMs, webhookUrl: fs.checkpointWebhook, log }),
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
     );
+    // Its own thread and connection; the store stops it when it closes.
+    if (fs.compactAfterMs !== null && store instanceof SqliteStore) store.startCompaction({ afterMs: fs.compactAfterMs, log });
     if (config.listen.api) {
       const live = new LiveHub(store, log);
       const metrics = new GatewayMetrics(recorder, store);
