@@ -1,17 +1,24 @@
 /**
- * How much space terminal output takes in the store: real command output, cut into the ~16 KB chunks the
- * SSH adapter records, serialised and deflated exactly as the store writes large events. A second table
- * shows what other ways of compressing the same chunks would store (none of them is what the store does):
- * brotli per chunk, deflate with the session's previous chunk as preset dictionary, and brotli at its
- * highest quality over each command's whole output at once (a bound for any scheme that compresses
- * across chunks).
+ * How much space terminal output takes in the store. Real command output goes through the SSH adapter's
+ * StreamLog (events of ~16 KiB) and the real Recorder into a SqliteStore in a temp dir, one session per command;
+ * then the store's compactor thread re-encodes the ended sessions (store/sqlite/compaction.mjs). Stored bytes
+ * are the `ssh.output` payloads as the store keeps them: before compaction the rows' plain or deflated JSON,
+ * after it the session's brotli blocks plus whatever stayed in rows. Every session is verified afterwards.
  *
  *   npx tsx bench/compression.ts
  */
 import { execFileSync } from 'node:child_process';
-import { brotliCompressSync, constants, deflateRawSync } from 'node:zlib';
-import { canonical } from '../src/recording/chain.ts';
-import { COMPRESS_FROM } from '../src/store/sqlite/event-writer.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../src/core/logger.ts';
+import { noMasking } from '../src/policy/connection-policies.ts';
+import { StreamLog } from '../src/protocols/ssh/stream-log.ts';
+import { KeyRing } from '../src/recording/keys.ts';
+import { Recorder } from '../src/recording/recorder.ts';
+import { verifySession } from '../src/recording/verify-session.ts';
+import type { CompactionReport } from '../src/store/sqlite/compactor-thread.ts';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 
 const sources: [string, string[]][] = [
   ['ls', ['-la', '--color=always', '-R', '/usr/lib/python3']],
@@ -20,20 +27,12 @@ const sources: [string, string[]][] = [
   ['cat', ['/etc/services']],
   ['top', ['-b', '-n', '10', '-d', '0.2']],
 ];
-const CHUNK = 16 * 1024;
-console.log('| output | raw bytes | stored bytes | stored / raw |\n|---|---|---|---|');
-let rawTotal = 0;
-let storedTotal = 0;
-const alternatives = { brotli5: 0, deflatePrevDict: 0, brotli11Whole: 0 };
-const ms = { brotli5: 0, deflatePrevDict: 0, brotli11Whole: 0 };
-const brotli = (data: string | Buffer, quality: number) =>
-  brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: quality, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } }).length;
-/** Adds the size `f` gives and the time it took to the named alternative. */
-const alt = (name: keyof typeof alternatives, f: () => number) => {
-  const t0 = performance.now();
-  alternatives[name] += f();
-  ms[name] += performance.now() - t0;
-};
+
+const dir = mkdtempSync(join(tmpdir(), 'airlock-compression-'));
+const store = new SqliteStore(join(dir, 'airlock.db'));
+const keys = KeyRing.load(dir);
+const recorder = new Recorder(store, keys, silentLogger);
+const sessions: { label: string; id: string; raw: number }[] = [];
 for (const [cmd, args] of sources) {
   let out: Buffer;
   try {
@@ -41,28 +40,66 @@ for (const [cmd, args] of sources) {
   } catch (err) {
     out = (err as { stdout?: Buffer }).stdout ?? Buffer.alloc(0);
   }
-  let stored = 0;
-  let prev: Buffer | undefined;
-  for (let i = 0; i < out.length; i += CHUNK) {
-    const json = canonical({ stream: 'stdout', data: out.subarray(i, i + CHUNK).toString('utf8') });
-    const small = json.length < COMPRESS_FROM;
-    stored += small ? Buffer.byteLength(json) : deflateRawSync(json).length;
-    alt('brotli5', () => (small ? Buffer.byteLength(json) : brotli(json, 5)));
-    alt('deflatePrevDict', () => (small ? Buffer.byteLength(json) : deflateRawSync(json, prev ? { dictionary: prev } : {}).length));
-    prev = Buffer.from(json);
-  }
-  alt('brotli11Whole', () => brotli(out, 11));
-  rawTotal += out.length;
-  storedTotal += stored;
-  console.log(`| \`${cmd} ${args.join(' ')}\` | ${out.length.toLocaleString()} | ${stored.toLocaleString()} | ${((stored / out.length) * 100).toFixed(1)}% |`);
+  const rec = await recorder.open({
+    protocol: 'ssh', connection: 'bench', clientAddress: '127.0.0.1:50000',
+    identity: { subject: 'bench', groups: [], kind: 'user', authMethod: 'token' },
+  });
+  const log = new StreamLog({ rec, masker: noMasking, maskCounts: {}, channel: 0 });
+  for (let i = 0; i < out.length; i += 4096) log.add('stdout', out.subarray(i, i + 4096)); // channel data as it arrives
+  log.flush(true);
+  await rec.end('client_closed');
+  sessions.push({ label: `${cmd} ${args.join(' ')}`, id: rec.id, raw: out.length });
 }
-console.log(`| **all** | ${rawTotal.toLocaleString()} | ${storedTotal.toLocaleString()} | **${((storedTotal / rawTotal) * 100).toFixed(1)}%** |`);
-console.log('\n| alternative (all outputs) | stored bytes | stored / raw | MB/s (raw, one core) |\n|---|---|---|---|');
-const labels: Record<keyof typeof alternatives, string> = {
-  brotli5: 'brotli quality 5 per chunk',
-  deflatePrevDict: 'deflate per chunk, previous chunk as dictionary',
-  brotli11Whole: 'brotli quality 11 over each whole output',
+await recorder.close();
+
+const stored = (id: string) =>
+  (store.db.prepare("SELECT total(length(data_z)) + total(length(CAST(data AS BLOB))) FROM events WHERE session_id = ? AND type = 'ssh.output'").pluck().get(id) as number) +
+  (store.db.prepare('SELECT total(length(data)) FROM event_blocks WHERE session_id = ?').pluck().get(id) as number);
+const before = new Map(sessions.map((s) => [s.id, stored(s.id)]));
+/** Milliseconds to read every session back through the store. */
+const readAll = async () => {
+  const t0 = performance.now();
+  for (const s of sessions) for await (const _ of store.readEvents(s.id));
+  return performance.now() - t0;
 };
-for (const k of Object.keys(alternatives) as (keyof typeof alternatives)[]) {
-  console.log(`| ${labels[k]} | ${alternatives[k].toLocaleString()} | ${((alternatives[k] / rawTotal) * 100).toFixed(1)}% | ${(rawTotal / 1e6 / (ms[k] / 1000)).toFixed(1)} |`);
+await readAll(); // warm-up
+const readBefore = await readAll();
+
+const reports = await new Promise<CompactionReport[]>((resolve) => {
+  const got: CompactionReport[] = [];
+  store.startCompaction({
+    afterMs: 0,
+    onReport: (r) => {
+      got.push(r);
+      if (r.outcome === 'idle') resolve(got);
+    },
+  });
+});
+let compactMs = 0;
+for (const r of reports) {
+  if (r.outcome === 'failed' || (r.outcome !== 'idle' && r.outcome !== 'compacted')) throw new Error(`compaction: ${JSON.stringify(r)}`);
+  if (r.outcome === 'compacted') compactMs += r.compressMs + r.writeMs;
 }
+
+const pct = (n: number, d: number) => `${((n / d) * 100).toFixed(1)}%`;
+console.log('| output | raw bytes | stored before compaction | stored after | after / raw |\n|---|---|---|---|---|');
+let raw = 0;
+let beforeTotal = 0;
+let afterTotal = 0;
+for (const s of sessions) {
+  const after = stored(s.id);
+  const v = await verifySession(store, keys.keys, s.id);
+  if (!v.ok) throw new Error(`verify ${s.id}: ${JSON.stringify(v.breaks)}`);
+  raw += s.raw;
+  beforeTotal += before.get(s.id)!;
+  afterTotal += after;
+  console.log(`| \`${s.label}\` | ${s.raw.toLocaleString()} | ${before.get(s.id)!.toLocaleString()} (${pct(before.get(s.id)!, s.raw)}) | ${after.toLocaleString()} | ${pct(after, s.raw)} |`);
+}
+console.log(`| **all** | ${raw.toLocaleString()} | ${beforeTotal.toLocaleString()} (${pct(beforeTotal, raw)}) | ${afterTotal.toLocaleString()} | **${pct(afterTotal, raw)}** |`);
+const searchText = store.db.prepare("SELECT total(length(CAST(search_text AS BLOB))) FROM events WHERE type = 'ssh.output'").pluck().get() as number;
+console.log(`\nsearch text kept in the rows of these events (uncompressed, for full-text search): ${searchText.toLocaleString()} bytes (${pct(searchText, raw)} of raw)`);
+// The compactor's commits dropped the store's cache of decompressed blocks: this read decompresses every block.
+console.log(`reading every session back: ${readBefore.toFixed(1)} ms before compaction, ${(await readAll()).toFixed(1)} ms after`);
+console.log(`compaction: ${(raw / 1e6 / (compactMs / 1000)).toFixed(2)} MB/s of raw output (${compactMs.toFixed(0)} ms in the compactor thread, reading, compressing and writing)`);
+await store.close();
+rmSync(dir, { recursive: true, force: true });
