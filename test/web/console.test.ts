@@ -235,9 +235,16 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       // Play from the start at 8×: it ends paused at the end with both outputs on screen.
       await page.fill('#replay-seek', '0');
       await page.selectOption('#replay-speed', '8');
+      // Every state the player passes through (at 8× a loaded machine can reach the end before a read of it).
+      await page.evaluate(() => {
+        const el = document.querySelector('#replay')!;
+        const states: string[] = [];
+        (window as unknown as { replayStates: string[] }).replayStates = states;
+        new MutationObserver(() => states.push(el.getAttribute('data-state') ?? '')).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+      });
       await page.click('#replay-play');
-      expect(await page.getAttribute('#replay', 'data-state')).toBe('playing');
-      await page.waitForSelector('#replay[data-state="paused"]', { timeout: 15_000 });
+      await page.waitForFunction(() => (window as unknown as { replayStates: string[] }).replayStates.includes('paused'), null, { timeout: 15_000 });
+      expect(await page.evaluate(() => (window as unknown as { replayStates: string[] }).replayStates)).toEqual(['playing', 'paused']);
       const end = await page.getAttribute('#replay-seek', 'max');
       await page.waitForSelector(`#replay[data-rendered="${end}"]`);
       expect(await screenText(page)).toMatch(new RegExp(`first-${marker}[\\s\\S]*second-${marker}`));
