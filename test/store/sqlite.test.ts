@@ -147,6 +147,12 @@ it('migration to integer session keys keeps every event readable, searchable and
     await s.insertSession(session('ses_c'));
     await s.appendEvents([event('ses_c', 0, 100), event('ses_c', 1, 101)]);
     expect(s.db.prepare('SELECT key FROM sessions ORDER BY key').pluck().all()).toEqual([1, 2, 3]);
+    // A session row deleted by hand leaves its events: the next session's key is past theirs.
+    s.db.prepare("DELETE FROM sessions WHERE id = 'ses_c'").run();
+    await s.insertSession(session('ses_d'));
+    await s.appendEvents([event('ses_d', 0, 102), event('ses_d', 1, 103)]);
+    expect(await seqs('ses_d')).toEqual([]); // from seq 10 on
+    expect(s.db.prepare("SELECT key FROM sessions WHERE id = 'ses_d'").pluck().get()).toBe(4);
     await s.deleteSession('ses_a');
     expect(await seqs('ses_a')).toEqual([]);
     expect(await seqs('ses_b')).toEqual(tail);

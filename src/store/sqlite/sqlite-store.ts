@@ -23,6 +23,12 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 type Row = Record<string, unknown>;
 
+/**
+ * The key a new session's events are indexed by: past every key in use, by sessions and by events (both maxima
+ * are one index seek), so events left behind by a session row deleted by hand never collide with a new session.
+ */
+const NEXT_SESSION_KEY = '(SELECT max(coalesce((SELECT max(key) FROM sessions), 0), coalesce((SELECT max(session_key) FROM events), 0)) + 1)';
+
 /** Embedded store: one SQLite file (WAL), FTS5 for search. Synchronous underneath, async at the interface. */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
@@ -96,7 +102,7 @@ export class SqliteStore implements Store {
       .prepare(
         `INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, credential_id, client_address,
           application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold, key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(key), 0) + 1 FROM sessions))`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SESSION_KEY})`,
       )
       .run(
         s.id, s.protocol, s.connection, s.subject, JSON.stringify(s.groups), s.kind, s.authMethod, s.credentialId,
