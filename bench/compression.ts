@@ -97,7 +97,11 @@ for (const s of sessions) {
 }
 console.log(`| **all** | ${raw.toLocaleString()} | ${beforeTotal.toLocaleString()} (${pct(beforeTotal, raw)}) | ${afterTotal.toLocaleString()} | **${pct(afterTotal, raw)}** |`);
 const searchText = store.db.prepare("SELECT total(length(CAST(search_text AS BLOB))) FROM events WHERE type = 'ssh.output'").pluck().get() as number;
-console.log(`\nsearch text kept in the rows of these events (uncompressed, for full-text search): ${searchText.toLocaleString()} bytes (${pct(searchText, raw)} of raw)`);
+console.log(`\nsearch text kept in the rows of these events (uncompressed, for full-text search; recording.indexOutput is off, the default): ${searchText.toLocaleString()} bytes (${pct(searchText, raw)} of raw)`);
+const meta = store.db
+  .prepare("SELECT count(*) AS n, total(length(hash) + length(session_id) + length(type) + 8 * 7) AS bytes FROM events WHERE type = 'ssh.output'")
+  .get() as { n: number; bytes: number };
+console.log(`the rows' other columns (hash, ids, sequence, time, block reference; about): ${Math.round(meta.bytes / meta.n)} bytes per event, ${meta.n} events, ${pct(meta.bytes, raw)} of raw`);
 // The compactor's commits dropped the store's cache of decompressed blocks: this read decompresses every block.
 console.log(`reading every session back: ${readBefore.toFixed(1)} ms before compaction, ${(await readAll()).toFixed(1)} ms after`);
 console.log(`compaction: ${(raw / 1e6 / (compactMs / 1000)).toFixed(2)} MB/s of raw output (${compactMs.toFixed(0)} ms in the compactor thread, reading, compressing and writing)`);

@@ -51,6 +51,11 @@ const recordingSchema = z
     maxRows: z.number().int().min(0).default(100),
     /** Result bytes kept per statement. */
     maxBytes: z.number().int().min(0).default(64 * 1024),
+    /**
+     * Also full-text index terminal output (SSH stdout/stderr/stdin). Commands are always indexed; output
+     * indexing keeps a plain copy of every byte beside the compressed recording, plus its index.
+     */
+    indexOutput: z.boolean().default(false),
   })
   .strict();
 
@@ -223,7 +228,7 @@ export const configSchema = z
         path: ['login', 'issuer'],
       })
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
-    recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024 }),
+    recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024, indexOutput: false }),
     reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),
     forensics: forensicsSchema.default({ checkpointInterval: '10m', retentionInterval: '1h', compactAfter: '10m' }),
     /** Bearer token a Prometheus scraper presents for GET /metrics (admins may scrape with their own token too). */

@@ -147,6 +147,7 @@ export class SessionChannel {
       rec: this.s.rec!, masker: this.s.storedMask, maskCounts: this.s.maskCounts, channel: this.id,
       // A terminal session is kept whole (it is the screen recording); other streams up to the limit.
       limit: this.pty ? undefined : this.s.limits.maxBytes,
+      indexed: this.s.limits.indexOutput,
     });
     this.log = log;
     t.on('error', () => {});

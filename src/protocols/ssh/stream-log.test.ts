@@ -50,7 +50,7 @@ describe('StreamLog', () => {
 
   it('stores bytes that are not UTF-8 as base64, and masks text', () => {
     const { rec, events } = fakeRec();
-    const log = new StreamLog({ rec, masker: upper, maskCounts: {}, channel: 1 });
+    const log = new StreamLog({ rec, masker: upper, maskCounts: {}, channel: 1, indexed: true });
     log.add('stdout', Buffer.from([0xff, 0x00, 0xfe]));
     log.flush(true);
     log.add('stderr', Buffer.from('the secret is out'));
@@ -58,6 +58,16 @@ describe('StreamLog', () => {
     expect(events[0].data).toEqual({ channel: 1, stream: 'stdout', data: '/wD+', encoding: 'base64' });
     expect(events[1].data.data).toBe('the [masked] is out');
     expect(events[1].searchText).toBe('the [masked] is out');
+  });
+
+  it('indexes output for search only when asked to (recording.indexOutput)', () => {
+    for (const indexed of [false, true]) {
+      const { rec, events } = fakeRec();
+      const log = new StreamLog({ rec, masker: noMasking, maskCounts: {}, channel: 1, indexed });
+      log.add('stdout', Buffer.from('total 42'));
+      log.flush(true);
+      expect(events).toEqual([{ type: 'ssh.output', data: { channel: 1, stream: 'stdout', data: 'total 42' }, searchText: indexed ? 'total 42' : undefined }]);
+    }
   });
 
   it('counts hidden input without storing it', () => {

@@ -12,6 +12,8 @@ export interface StreamLogOptions {
   readonly channel: number;
   /** Data bytes recorded per stream; past it only byte counts are kept. Undefined: everything. */
   readonly limit?: number;
+  /** Full-text index the recorded text (config `recording.indexOutput`); off, output is replayable, not searchable. */
+  readonly indexed?: boolean;
   readonly intervalMs?: number;
   readonly maxChunk?: number;
 }
@@ -121,7 +123,7 @@ export class StreamLog {
     if (bytes.length === 0) return;
     if (isUtf8(bytes)) {
       const text = this.o.masker.maskText(bytes.toString('utf8'), this.o.maskCounts);
-      this.o.rec.record(type, { ...base, data: text }, { searchText: text });
+      this.o.rec.record(type, { ...base, data: text }, this.o.indexed ? { searchText: text } : {});
     } else {
       this.o.rec.record(type, { ...base, data: bytes.toString('base64'), encoding: 'base64' });
     }
