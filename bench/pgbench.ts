@@ -1,6 +1,6 @@
 /**
- * PostgreSQL throughput through Airlock, compared in the same run with a direct connection and with
- * PgBouncer (session pooling) in front of the same server.
+ * PostgreSQL throughput through Airlock, compared in the same run with a direct connection, with
+ * PgBouncer (session pooling) in front of the same server, and with a bare Node.js TCP relay.
  *
  *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick]
  *
@@ -8,8 +8,8 @@
  * skips the large result: a check after a change in a minute. AIRLOCK_BENCH_GATEWAY_NODE_ARGS (split at
  * spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it.
  *
- * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, runs the Airlock gateway as a
- * separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
+ * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, a bare Node.js TCP relay as a reference
+ * (bench/tcp-relay.mjs: copies bytes, parses and records nothing), runs the Airlock gateway as a separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
  * then runs pgbench (select-only, simple and extended protocol, 1 and 8 clients; TPC-B-like at 8 clients)
  * and a large-result psql query against each path (sampling the gateway's RSS meanwhile). For every
  * measurement it also reports the proxy's CPU time and how much CPU processes outside the benchmark used.
@@ -70,8 +70,9 @@ function positiveInt(name: string, v: string): number {
 
 // ---- types --------------------------------------------------------------------------------------
 
-type PathName = 'direct' | 'pgbouncer' | 'airlock';
-const PATHS: PathName[] = ['direct', 'pgbouncer', 'airlock'];
+type PathName = 'direct' | 'pgbouncer' | 'node-relay' | 'airlock';
+/** `node-relay` is bench/tcp-relay.mjs: a bare Node.js TCP relay, the least any relay on the event loop costs. */
+const PATHS: PathName[] = ['direct', 'pgbouncer', 'node-relay', 'airlock'];
 
 interface Endpoint {
   port: number;
@@ -382,6 +383,18 @@ function recordingSummary(dataDir: string): { sessions: number; events: number; 
   }
 }
 
+/** Starts bench/tcp-relay.mjs in front of the server on a free port. */
+async function startTcpRelay(targetPort: number): Promise<ChildProcess & { port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'tcp-relay.mjs'), String(port), String(targetPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  liveChildren.add(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`tcp-relay exited (${code})`)));
+  });
+  return Object.assign(child, { port });
+}
+
 // ---- cleanup, also on Ctrl-C ------------------------------------------------------------------------
 
 const liveChildren = new Set<ChildProcess>();
@@ -574,13 +587,21 @@ async function main(): Promise<void> {
   cleanups.push(() => bouncer.stop());
   const viaBouncer: Endpoint = { ...direct, port: bouncer.port };
 
+  log('starting the bare Node.js TCP relay (reference) …');
+  const relay = await startTcpRelay(pg.port);
+  cleanups.push(async () => {
+    relay.kill('SIGKILL');
+    liveChildren.delete(relay);
+  });
+  const viaRelay: Endpoint = { ...direct, port: relay.port };
+
   log('starting the Airlock gateway (separate process) …');
   const gw = await startAirlock(pg);
   cleanups.push(() => gw.stop());
   const token = await issueToken(gw);
   const viaAirlock: Endpoint = { port: gw.port, user: SUBJECT, password: token, database: CONNECTION };
-  const endpoints: Record<PathName, Endpoint> = { direct, pgbouncer: viaBouncer, airlock: viaAirlock };
-  const proxyPids: Record<PathName, number | undefined> = { direct: undefined, pgbouncer: bouncer.pid, airlock: gw.pid };
+  const endpoints: Record<PathName, Endpoint> = { direct, pgbouncer: viaBouncer, 'node-relay': viaRelay, airlock: viaAirlock };
+  const proxyPids: Record<PathName, number | undefined> = { direct: undefined, pgbouncer: bouncer.pid, 'node-relay': relay.pid, airlock: gw.pid };
 
   // Short warm-up on every path (JIT in the gateway, server caches), not reported.
   for (const p of PATHS) await pgbench(p, endpoints[p], { workload: 'select-only', mode: 'extended', clients: 2, duration: 2 });
