@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { EventRow } from './event-writer.mjs';
+import type { EventRows } from './event-writer.mjs';
 
 /**
  * Posts event batches to the writer thread; each call resolves when its batch is committed. Batches are
@@ -30,7 +30,7 @@ export class EventWriterThread {
     this.worker.on('exit', (code) => this.fail(new Error(`event writer thread exited (${code})`)));
   }
 
-  write(rows: EventRow[]): Promise<void> {
+  write(rows: EventRows): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {

@@ -1,6 +1,9 @@
 import type Database from 'better-sqlite3';
 
-export type EventRow = [sessionId: string, seq: number, time: number, type: string, dataJson: string, hash: string, searchText: string | null, outcome: string | null];
+/** ROW_FIELDS values per event, one after another: sessionId, seq, time, type, dataJson, hash, searchText, outcome. */
+export type EventRows = (string | number | null)[];
+export const ROW_FIELDS: number;
 export const COMPRESS_FROM: number;
-export function createEventWriter(db: Database.Database): (rows: readonly EventRow[]) => void;
+export function createEventWriter(db: Database.Database): (rows: EventRows) => void;
 export function metaToken(field: 'u' | 'c' | 'p' | 'g', value: string): string;
+export function sessionMeta(session: { subject: string; connection: string; protocol: string; groups: string | readonly string[] }): string;

@@ -1,6 +1,10 @@
 // Event insertion shared by the in-process path and the writer thread (plain JavaScript so a worker can
-// load it without a TypeScript loader). A row: [sessionId, seq, time, type, dataJson, hash, searchText, outcome].
+// load it without a TypeScript loader). A batch is one flat array, ROW_FIELDS values per event: sessionId, seq,
+// time, type, dataJson, hash, searchText, outcome (one array, not one per event: less to copy to the writer
+// thread and less garbage on both sides).
 import { deflateRawSync } from 'node:zlib';
+
+export const ROW_FIELDS = 8;
 
 /** Event payloads at least this long (characters of JSON) are stored deflated. */
 export const COMPRESS_FROM = 1024;
@@ -8,6 +12,12 @@ export const COMPRESS_FROM = 1024;
 /** One FTS token per session fact: a letter for the field, then the value's UTF-8 as hex. */
 export function metaToken(field, value) {
   return field + Buffer.from(String(value), 'utf8').toString('hex');
+}
+
+/** A session's facts as the FTS tokens indexed beside each of its statements (the `search_meta` column). */
+export function sessionMeta(s) {
+  const groups = typeof s.groups === 'string' ? JSON.parse(s.groups) : s.groups;
+  return [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...groups.map((g) => metaToken('g', g))].join(' ');
 }
 
 export function createEventWriter(db) {
@@ -18,8 +28,8 @@ export function createEventWriter(db) {
     let f = facts.get(sessionId);
     if (f === undefined) {
       const s = sessionOf.get(sessionId);
-      if (!s) return { key: null, meta: '' }; // not cached: the session's row may come later
-      f = { key: s.key, meta: [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...JSON.parse(s.groups).map((g) => metaToken('g', g))].join(' ') };
+      if (!s) return { key: null, meta: null }; // not cached: the session's row may come later
+      f = { key: s.key, meta: sessionMeta(s) };
       if (facts.size > 10000) facts.clear();
       facts.set(sessionId, f);
     }
@@ -55,13 +65,16 @@ export function createEventWriter(db) {
   const insertStep = db.prepare('INSERT OR IGNORE INTO event_time_steps (id) VALUES (?)');
   const write = db.transaction((rows) => {
     let prev = lastTime.get() ?? -Infinity;
-    for (const [sessionId, seq, time, type, json, hash, text, outcome] of rows) {
-      const search = text && firstOccurrence(sessionId, text, outcome) ? text : null;
-      const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
+    for (let i = 0; i < rows.length; i += ROW_FIELDS) {
+      const sessionId = rows[i], seq = rows[i + 1], time = rows[i + 2], type = rows[i + 3], json = rows[i + 4], hash = rows[i + 5], text = rows[i + 6], outcome = rows[i + 7];
       const f = factsOf(sessionId);
-      const meta = search ? f.meta : null;
-      const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, search, meta, outcome);
-      if (search) insertFts.run(info.lastInsertRowid, search, meta);
+      // The session's facts go to the index only; the row's search_meta is '' for "the session's facts", which
+      // the store derives again to delete the entries (older rows hold the value itself, or NULL when they were
+      // indexed without one). Events of a session without a row are not indexed.
+      const search = text && f.meta !== null && firstOccurrence(sessionId, text, outcome) ? text : null;
+      const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
+      const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, search, search && '', outcome);
+      if (search) insertFts.run(info.lastInsertRowid, search, f.meta);
       if (time < prev) insertStep.run(info.lastInsertRowid);
       prev = time;
     }

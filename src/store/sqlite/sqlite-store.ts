@@ -7,7 +7,7 @@ import type {
   LedgerEntry, MerkleNode, MerkleNodeRef, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
-import { createEventWriter, metaToken, type EventRow } from './event-writer.mjs';
+import { createEventWriter, metaToken, sessionMeta, ROW_FIELDS, type EventRows } from './event-writer.mjs';
 import { EventWriterThread } from './event-writer-thread.ts';
 import { EventIdRange } from './event-id-range.ts';
 import { EventBlocks } from './event-blocks.ts';
@@ -34,7 +34,7 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly db: Database.Database;
   /** Event batches go to a writer thread (its own connection) unless the store is in memory. */
-  private readonly writer: EventWriterThread | { write(rows: readonly EventRow[]): void };
+  private readonly writer: EventWriterThread | { write(rows: EventRows): void };
   private readonly idRange: EventIdRange;
   private readonly blocks: EventBlocks;
   private compactor: CompactorThread | undefined;
@@ -135,9 +135,15 @@ export class SqliteStore implements Store {
 
   async deleteSession(id: string): Promise<void> {
     this.db.transaction(() => {
+      // Index entries are deleted with the values they were indexed with: the text from the row, the session's
+      // facts derived again from the session where the row says '' (event-writer.mjs), else as the row holds them.
+      const session = this.db.prepare('SELECT subject, connection, protocol, groups FROM sessions WHERE id = ?').get(id) as
+        | { subject: string; connection: string; protocol: string; groups: string }
+        | undefined;
+      const meta = session ? sessionMeta(session) : '';
       this.db
-        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, search_meta FROM events WHERE ${this.eventsOf(id)} AND search_text IS NOT NULL`)
-        .run(id);
+        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${this.eventsOf(id)} AND search_text IS NOT NULL`)
+        .run(meta, id);
       this.db.prepare(`DELETE FROM events WHERE ${this.eventsOf(id)}`).run(id);
       this.db.prepare('DELETE FROM event_blocks WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
@@ -147,9 +153,18 @@ export class SqliteStore implements Store {
 
   async appendEvents(events: readonly StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows: EventRow[] = events.map((e) => [
-      e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, e.searchText ?? null, e.outcome ?? null,
-    ]);
+    const rows: EventRows = new Array(events.length * ROW_FIELDS);
+    let i = 0;
+    for (const e of events) {
+      rows[i++] = e.sessionId;
+      rows[i++] = e.seq;
+      rows[i++] = e.time;
+      rows[i++] = e.type;
+      rows[i++] = e.dataJson ?? JSON.stringify(e.data);
+      rows[i++] = e.hash;
+      rows[i++] = e.searchText ?? null;
+      rows[i++] = e.outcome ?? null;
+    }
     try {
       await this.writer.write(rows);
     } catch (err) {

@@ -18,7 +18,7 @@ const session = (id: string): SessionRecord => ({
 });
 
 async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 100))) {
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
   }
 }
@@ -36,7 +36,14 @@ it('leaves checkpoints to the checkpointer thread: it copies the writer\'s commi
     }
     await store.appendEvents(events);
     expect(statSync(`${file}-wal`).size).toBeGreaterThan(1000 * 4096);
-    await until('the checkpointer copied the batch into the file', () => statSync(file).size > empty + 1000 * 4096);
+    // Copied, and done copying: the file has grown and stays the same size across two looks 100 ms apart.
+    let last = -1;
+    await until('the checkpointer copied the batch into the file', () => {
+      const size = statSync(file).size;
+      const settled = size === last && size > empty + 1000 * 4096;
+      last = size;
+      return settled;
+    });
     const before = statSync(file).size;
     await store.insertSession(session('ses_b'));
     await store.endSession('ses_b', { endedAt: 2, endReason: 'client_terminated', bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null });
