@@ -25,6 +25,15 @@ function inWindow(s: SqliteStore, since: number, until: number, inclusive = fals
   return rows.filter((r) => r.time >= since && (inclusive ? r.time <= until : r.time < until)).map((r) => `${r.session_id}/${r.seq}`);
 }
 
+/** A store file at the schema just before the migration that contains `marker`, to be upgraded by a test. */
+function storeBefore(file: string, marker: string): Database.Database {
+  const db = new Database(file);
+  const version = MIGRATIONS.findIndex((m) => m.includes(marker));
+  for (const sql of MIGRATIONS.slice(0, version)) db.exec(sql);
+  db.pragma(`user_version = ${version}`);
+  return db;
+}
+
 async function exported(s: SqliteStore, since: number, until?: number): Promise<string[]> {
   const read: string[] = [];
   for await (const e of s.readEventsSince(since, until)) read.push(`${e.sessionId}/${e.seq}`);
@@ -90,10 +99,7 @@ it('sqlite: upgrading a store whose event time decreases records the step, so re
   const dir = mkdtempSync(join(tmpdir(), 'airlock-steps-'));
   const file = join(dir, 'airlock.db');
   try {
-    const old = new Database(file);
-    const steps = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE event_time_steps'));
-    for (const sql of MIGRATIONS.slice(0, steps)) old.exec(sql);
-    old.pragma(`user_version = ${steps}`);
+    const old = storeBefore(file, 'CREATE TABLE event_time_steps');
     old.prepare("INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, client_address, started_at) VALUES ('a', 'postgres', 'app', 'alice', '[]', 'user', 'token', '127.0.0.1:1', 1)").run();
     const insert = old.prepare("INSERT INTO events (id, session_id, seq, time, type, data, hash) VALUES (?, 'a', ?, ?, 'db.notice', '{}', 'h')");
     // A clock set back 30 ms after event 40, and again (to the same time) after event 60.
@@ -116,10 +122,7 @@ it('migration to integer session keys keeps every event readable, searchable and
   const dir = mkdtempSync(join(tmpdir(), 'airlock-keys-'));
   const file = join(dir, 'airlock.db');
   try {
-    const old = new Database(file);
-    const keyed = MIGRATIONS.findIndex((m) => m.includes('ALTER TABLE sessions ADD COLUMN key'));
-    for (const sql of MIGRATIONS.slice(0, keyed)) old.exec(sql);
-    old.pragma(`user_version = ${keyed}`);
+    const old = storeBefore(file, 'ALTER TABLE sessions ADD COLUMN key');
     const insertSession = old.prepare("INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, client_address, started_at) VALUES (?, 'postgres', 'app', 'alice', '[]', 'user', 'token', '127.0.0.1:1', 1)");
     const insertEvent = old.prepare("INSERT INTO events (session_id, seq, time, type, data, hash, search_text, outcome) VALUES (?, ?, ?, 'db.query', '{}', 'h', ?, 'allowed')");
     const insertFts = old.prepare('INSERT INTO events_fts (rowid, search_text) VALUES (?, ?)');
