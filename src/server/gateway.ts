@@ -19,7 +19,6 @@ import { GatewayMetrics } from '../api/metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
-import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { buildConnectionPolicies } from './policies.ts';
 import { forensicsSettings } from '../recording/forensics-config.ts';
 import { startCheckpointing } from '../recording/checkpoint.ts';
@@ -96,7 +95,7 @@ export class Gateway {
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
     );
     // Its own thread and connection; the store stops it when it closes.
-    if (fs.compactAfterMs !== null && store instanceof SqliteStore) store.startCompaction({ afterMs: fs.compactAfterMs, log });
+    if (fs.compactAfterMs !== null) store.startCompaction?.({ afterMs: fs.compactAfterMs, log });
     if (config.listen.api) {
       const live = new LiveHub(store, log);
       const metrics = new GatewayMetrics(recorder, store);

@@ -114,6 +114,7 @@ export interface SearchHit {
 }
 
 import type { ReviewStore } from './review-types.ts';
+import type { Logger } from '../core/logger.ts';
 
 export interface Store extends ReviewStore {
   readonly backend: string;
@@ -138,6 +139,12 @@ export interface Store extends ReviewStore {
    * order, and one handed over before an earlier batch's failure was reported fails too, applying nothing.
    */
   readonly pipelinedWrites?: boolean;
+  /**
+   * Starts re-encoding the recordings of sessions ended at least `afterMs` ago more compactly, in the background
+   * and losslessly (the SQLite backend: brotli blocks, store/sqlite/compaction.mjs); stopped by close().
+   * Backends without it store recordings in their final form.
+   */
+  startCompaction?(options: { readonly afterMs: number; readonly log?: Logger }): void;
   /** Events of one session in seq order, streamed in pages. */
   readEvents(sessionId: string, fromSeq?: number): AsyncIterable<StoredEvent>;
   /** Events of every session with `since <= time < until`, in recording order (which is time order unless the clock was set back or two processes wrote the store at once), joined with their session's identity fields (exports). */
