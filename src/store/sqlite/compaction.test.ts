@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/logger.ts';
@@ -10,7 +10,7 @@ import { verifySession } from '../../recording/verify-session.ts';
 import { verifyStore } from '../../recording/verify.ts';
 import type { StoredEvent } from '../types.ts';
 import { createCompactor } from './compaction.mjs';
-import type { CompactionReport, CompactorOptions } from './compactor-thread.ts';
+import { CompactorThread, type CompactionReport, type CompactorOptions } from './compactor-thread.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 /** Small blocks, so a session of half a megabyte spans many of them and compresses in well under a second. */
@@ -249,6 +249,7 @@ describe('compaction', () => {
   it('idles when there is nothing to do, wakes for a session that ends here, and stops on store close', async () => {
     const reports: CompactionReport[] = [];
     store.startCompaction({ afterMs: 300, pollMs: 3_600_000, blockTarget: BLOCK, onReport: (r) => reports.push(r) });
+    await expect.poll(() => reports.length, { timeout: 10_000 }).toBeGreaterThan(0); // the thread has started
     await new Promise((r) => setTimeout(r, 300));
     expect(reports).toEqual([{ outcome: 'idle', waitMs: 3_600_000 }]);
 
@@ -267,5 +268,17 @@ describe('compaction', () => {
     store = new SqliteStore(file);
     recorder = new Recorder(store, keys, silentLogger);
     expect((await verifySession(store, keys.keys, ssh)).ok).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('runs at a lower priority than the rest of the gateway', async () => {
+    const own = getPriority();
+    const thread = new CompactorThread(file, { afterMs: 60_000 });
+    try {
+      await expect.poll(() => thread.thread, { timeout: 10_000 }).toBeDefined();
+      expect(getPriority(thread.thread!.tid)).toBe(Math.max(own, 10));
+      expect(getPriority()).toBe(own); // the main thread keeps its priority
+    } finally {
+      await thread.close();
+    }
   });
 });

@@ -23,6 +23,8 @@ export interface CompactorOptions {
 export class CompactorThread {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
+  /** The thread's OS id and niceness once it has lowered its priority (Linux); undefined before or elsewhere. */
+  thread: { readonly tid: number; readonly nice: number } | undefined;
 
   constructor(file: string, o: CompactorOptions) {
     this.worker = new Worker(new URL('./compactor-worker.mjs', import.meta.url), {
@@ -30,7 +32,11 @@ export class CompactorThread {
     });
     this.worker.unref(); // an idle compactor never keeps the process alive
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.on('message', (r: CompactionReport) => {
+    this.worker.on('message', (r: CompactionReport | { thread: { tid: number; nice: number } | null }) => {
+      if ('thread' in r) {
+        this.thread = r.thread ?? undefined;
+        return;
+      }
       if (r.outcome === 'failed') o.log?.warn({ session: r.sessionId, err: r.error }, 'compaction: session left as it is');
       else if (r.outcome === 'compacted') {
         o.log?.debug({ session: r.sessionId, events: r.events, rawBytes: r.rawBytes, blockBytes: r.blockBytes, ms: Math.round(r.compressMs + r.writeMs) }, 'compaction: session compacted');

@@ -1,11 +1,31 @@
 // The compactor thread: owns a connection to the store file and compacts sessions ended at least `afterMs` ago
 // (compaction.mjs), one at a time, then sleeps until the next one is due or `pollMs` has passed. A session that
 // ends in this process is announced ({ endedAt }) and shortens the sleep; one that ends in another process is
-// found by the next round. Messages in: 'close', { endedAt }; out: one report per session tried and one
-// { outcome: 'idle', waitMs } per round.
+// found by the next round. Messages in: 'close', { endedAt }; out: { thread } once (its id and niceness, when
+// lowered), then one report per session tried and one { outcome: 'idle', waitMs } per round.
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { createCompactor } from './compaction.mjs';
+
+/** Niceness of this thread where the OS lets one thread have its own (Linux): compression yields to live sessions. */
+const NICE = 10;
+
+/**
+ * Lowers this thread's scheduling priority, so a long compression never takes a core from the relays. Linux
+ * schedules threads as tasks: /proc/thread-self names this one's id. Elsewhere the thread keeps the process's.
+ */
+function lowerPriority() {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    const nice = Math.max(getPriority(tid), NICE); // never raised: that needs privileges
+    setPriority(tid, nice);
+    return { tid, nice };
+  } catch {
+    return undefined;
+  }
+}
 
 const { file, afterMs, pollMs, blockTarget } = workerData;
 const db = new Database(file);
@@ -13,6 +33,7 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 10000');
 const compactor = createCompactor(db, { blockTarget });
+parentPort.postMessage({ thread: lowerPriority() ?? null });
 
 let stopping = false;
 /** While idle: when the sleep ends, its timer, and how to end it early. */
