@@ -1,13 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { BrotliOptions } from 'node:zlib';
-
 export const BLOCK_TARGET: number;
-export const BLOCK_BROTLI: BrotliOptions;
+export const BLOCK_QUALITY: number;
+export const CATCH_UP_QUALITY: number;
 
 export type CompactionOutcome = 'compacted' | 'changed' | 'gone';
 
 export interface CompactionResult {
   readonly outcome: CompactionOutcome;
+  /** The brotli quality the blocks were written with. */
+  readonly quality: number;
   readonly events: number;
   readonly blocks: number;
   /** Bytes of JSON payload put into blocks. */
@@ -22,7 +23,7 @@ export interface CompactionResult {
 export interface Compactor {
   due(cutoff: number, afterEndedAt?: number, afterId?: string): { id: string; endedAt: number } | undefined;
   nextEnd(cutoff: number): number | undefined;
-  compact(sessionId: string, stopped?: () => boolean, now?: () => number): Promise<CompactionResult | { outcome: 'stopped' }>;
+  compact(sessionId: string, stopped?: () => boolean, now?: () => number, quality?: number): Promise<CompactionResult | { outcome: 'stopped' }>;
 }
 
 /** `blockTarget`: payload bytes at which a block is closed (BLOCK_TARGET). */

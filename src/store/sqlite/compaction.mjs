@@ -1,7 +1,7 @@
 // Compaction of ended sessions' recordings, run by compactor-worker.mjs in its own thread and connection (plain
 // JavaScript so the worker loads it without a TypeScript loader).
 //
-// Block format: `event_blocks.data` is the brotli stream (quality 11, text mode) of the stored JSON payloads of
+// Block format: `event_blocks.data` is the brotli stream (text mode, any quality) of the stored JSON payloads of
 // some of one session's events, as UTF-8, concatenated in seq order with nothing between them; `raw_bytes` is
 // the length once decompressed. Each of those events keeps its row (hash, search text, outcome) with `data` ''
 // and `data_z` NULL, and names its block and its byte range in the decompressed block (`block`, `block_offset`,
@@ -13,14 +13,18 @@ import { brotliCompressSync, constants, inflateRawSync } from 'node:zlib';
 /** A block is closed once its payloads reach this many bytes: big enough for brotli to find the repetition across chunks, small enough that reading a page of events decompresses a few milliseconds' worth. */
 export const BLOCK_TARGET = 2 * 1024 * 1024;
 
-/** About 9.6% of raw terminal output at under 1 MB/s of one core; quality 10 is 3× faster but lands at 10.0%. */
-export const BLOCK_BROTLI = {
+/** About 9.7% of raw terminal output at under 1 MB/s of one core; quality 10 is 3× faster but lands at 10.0%. */
+export const BLOCK_QUALITY = 11;
+/** For a compactor that has fallen behind (compactor-worker.mjs): about 15× faster, about 11% of raw. */
+export const CATCH_UP_QUALITY = 9;
+
+const brotliOptions = (quality) => ({
   params: {
-    [constants.BROTLI_PARAM_QUALITY]: 11,
+    [constants.BROTLI_PARAM_QUALITY]: quality,
     [constants.BROTLI_PARAM_LGWIN]: 24,
     [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
   },
-};
+});
 
 const PAGE = 500;
 
@@ -102,8 +106,9 @@ export function createCompactor(db, { blockTarget = BLOCK_TARGET } = {}) {
      * read, or another process compacted it: nothing written, tried again next round); 'gone' (deleted);
      * 'stopped' (`stopped()` turned true between two blocks).
      */
-    async compact(sessionId, stopped = () => false, now = Date.now) {
+    async compact(sessionId, stopped = () => false, now = Date.now, quality = BLOCK_QUALITY) {
       const started = performance.now();
+      const brotli = brotliOptions(quality);
       const hash = createHash('sha256');
       const blocks = [];
       const refs = []; // per event: row id, block index, offset, length
@@ -113,7 +118,7 @@ export function createCompactor(db, { blockTarget = BLOCK_TARGET } = {}) {
       let replacedBytes = 0;
       const close = () => {
         if (parts.length === 0) return;
-        blocks.push({ data: brotliCompressSync(Buffer.concat(parts, size), BLOCK_BROTLI), raw: size });
+        blocks.push({ data: brotliCompressSync(Buffer.concat(parts, size), brotli), raw: size });
         parts = [];
         size = 0;
       };
@@ -136,6 +141,7 @@ export function createCompactor(db, { blockTarget = BLOCK_TARGET } = {}) {
       const outcome = swap.immediate(sessionId, hash.digest('hex'), blocks, refs, now());
       return {
         outcome,
+        quality,
         events: refs.length / 4,
         blocks: blocks.length,
         rawBytes,

@@ -224,6 +224,18 @@ describe('compaction', () => {
     expect((await verifySession(store, keys.keys, kept)).ok).toBe(true);
   });
 
+  it('falls back to a faster quality for sessions it is more than half an hour late for, until it has caught up', async () => {
+    const late = await terminalSession(50_000, 5);
+    store.db.prepare('UPDATE sessions SET ended_at = ended_at - 7200000 WHERE id = ?').run(late);
+    const onTime = await terminalSession(50_000, 6);
+    const reports = await compact(2);
+    const quality = (id: string) => reports.find((r) => r.outcome === 'compacted' && r.sessionId === id) as { quality: number } | undefined;
+    expect(quality(late)?.quality).toBe(9);
+    expect(quality(onTime)?.quality).toBe(11);
+    store.db.prepare('UPDATE sessions SET ended_at = ended_at + 7200000 WHERE id = ?').run(late); // as sealed again
+    for (const id of [late, onTime]) expect((await verifySession(store, keys.keys, id)).ok).toBe(true);
+  });
+
   it('compacts only sessions ended at least compactAfter ago, and never an open one', async () => {
     const recent = await terminalSession(50_000);
     const old = await terminalSession(50_000, 4);
