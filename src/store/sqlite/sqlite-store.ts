@@ -137,14 +137,15 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       // Index entries are deleted with the values they were indexed with: the text from the row, the session's
       // facts derived again from the session where the row says '' (event-writer.mjs), else as the row holds them.
-      const session = this.db.prepare('SELECT subject, connection, protocol, groups FROM sessions WHERE id = ?').get(id) as
-        | { subject: string; connection: string; protocol: string; groups: string }
+      const session = this.db.prepare('SELECT key, subject, connection, protocol, groups FROM sessions WHERE id = ?').get(id) as
+        | { key: number | null; subject: string; connection: string; protocol: string; groups: string }
         | undefined;
       const meta = session ? sessionMeta(session) : '';
+      const where = eventsWhere(session?.key);
       this.db
-        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${this.eventsOf(id)} AND search_text IS NOT NULL`)
+        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${where} AND search_text IS NOT NULL`)
         .run(meta, id);
-      this.db.prepare(`DELETE FROM events WHERE ${this.eventsOf(id)}`).run(id);
+      this.db.prepare(`DELETE FROM events WHERE ${where}`).run(id);
       this.db.prepare('DELETE FROM event_blocks WHERE session_id = ?').run(id);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
     })();
@@ -177,8 +178,7 @@ export class SqliteStore implements Store {
    * (session_key, seq) index, or, when the session's row is gone (a break verify reports), by scanning for the id.
    */
   private eventsOf(sessionId: string): string {
-    const key = this.db.prepare('SELECT key FROM sessions WHERE id = ?').pluck().get(sessionId);
-    return key == null ? 'session_id = ?' : `session_key = ${Number(key)} AND session_id = ?`;
+    return eventsWhere(this.db.prepare('SELECT key FROM sessions WHERE id = ?').pluck().get(sessionId) as number | null | undefined);
   }
 
   async *readEvents(sessionId: string, fromSeq = 0): AsyncIterable<StoredEvent> {
@@ -399,6 +399,11 @@ export class SqliteStore implements Store {
     if (this.writer instanceof EventWriterThread) await this.writer.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/** See SqliteStore.eventsOf: `key` is the session row's key, absent when the row is gone. */
+function eventsWhere(key: number | null | undefined): string {
+  return key == null ? 'session_id = ?' : `session_key = ${Number(key)} AND session_id = ?`;
 }
 
 /** Quotes user text as one FTS5 phrase, so operators and punctuation are taken literally. */
