@@ -17,12 +17,6 @@ const session = (id: string): SessionRecord => ({
   bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null, legalHold: false,
 });
 
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 100))) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-  }
-}
-
 it('leaves checkpoints to the checkpointer thread: it copies the writer\'s commits, a main-connection write copies nothing', async () => {
   const file = join(dir, 'airlock.db');
   const store = new SqliteStore(file);
@@ -38,12 +32,13 @@ it('leaves checkpoints to the checkpointer thread: it copies the writer\'s commi
     expect(statSync(`${file}-wal`).size).toBeGreaterThan(1000 * 4096);
     // Copied, and done copying: the file has grown and stays the same size across two looks 100 ms apart.
     let last = -1;
-    await until('the checkpointer copied the batch into the file', () => {
+    const settled = () => {
       const size = statSync(file).size;
-      const settled = size === last && size > empty + 1000 * 4096;
+      const done = size === last && size > empty + 1000 * 4096;
       last = size;
-      return settled;
-    });
+      return done;
+    };
+    await expect.poll(settled, { timeout: 5000, interval: 100, message: 'the checkpointer copied the batch into the file' }).toBe(true);
     const before = statSync(file).size;
     await store.insertSession(session('ses_b'));
     await store.endSession('ses_b', { endedAt: 2, endReason: 'client_terminated', bytesIn: 0, bytesOut: 0, eventCount: 0, lastHash: null });
