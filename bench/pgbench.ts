@@ -2,10 +2,13 @@
  * PostgreSQL throughput through Airlock, compared in the same run with a direct connection, with
  * PgBouncer (session pooling) in front of the same server, and with a bare Node.js TCP relay.
  *
- *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick]
+ *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick] [--rate TPS]
  *
  * --quick runs only select-only, simple protocol, 8 clients (the row where the gateway's CPU decides) and
- * skips the large result: a check after a change in a minute. AIRLOCK_BENCH_GATEWAY_NODE_ARGS (split at
+ * skips the large result: a check after a change in a minute. --rate holds every path at that many
+ * transactions per second (pgbench -R) instead of as many as it can: the machine is then not saturated, so the
+ * proxy's CPU per transaction moves much less between runs, which makes it the figure to compare two revisions
+ * by (throughput and ratios then say nothing). AIRLOCK_BENCH_GATEWAY_NODE_ARGS (split at
  * spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it.
  *
  * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, a bare Node.js TCP relay as a reference
@@ -45,12 +48,13 @@ const { values: argv } = parseArgs({
     'large-mb': { type: 'string', default: '500' },
     'large-runs': { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
+    rate: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick]\n');
+  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick] [--rate TPS]\n');
   process.exit(0);
 }
 const DURATION = positiveInt('duration', argv.duration!);
@@ -58,6 +62,7 @@ const SCALE = positiveInt('scale', argv.scale!);
 const LARGE_MB = positiveInt('large-mb', argv['large-mb']!);
 const LARGE_RUNS = positiveInt('large-runs', argv['large-runs']!);
 const QUICK = argv.quick === true;
+const RATE = argv.rate === undefined ? undefined : positiveInt('rate', argv.rate);
 
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
@@ -437,12 +442,13 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 async function pgbench(
   pathName: PathName,
   e: Endpoint,
-  opts: { workload: PgbenchResult['workload']; mode: PgbenchResult['mode']; clients: number; duration: number },
+  opts: { workload: PgbenchResult['workload']; mode: PgbenchResult['mode']; clients: number; duration: number; rate?: number },
   proxyPid?: number,
 ): Promise<PgbenchResult> {
   const threads = Math.min(opts.clients, 2);
   const args = [
     '-n', '-T', String(opts.duration), '-c', String(opts.clients), '-j', String(threads), '-M', opts.mode,
+    ...(opts.rate ? ['-R', String(opts.rate)] : []),
     ...(opts.workload === 'select-only' ? ['-S'] : []), ...connArgs(e), e.database,
   ];
   const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
@@ -619,7 +625,7 @@ async function main(): Promise<void> {
     let directTps = 0;
     for (const p of PATHS) {
       log(`pgbench ${step.workload} -M ${step.mode} -c ${step.clients} via ${p} (${DURATION} s) …`);
-      const r = await pgbench(p, endpoints[p], { ...step, duration: DURATION }, proxyPids[p]);
+      const r = await pgbench(p, endpoints[p], { ...step, duration: DURATION, rate: RATE }, proxyPids[p]);
       if (p === 'direct') directTps = r.tps;
       r.ratioToDirect = round(r.tps / directTps, 3);
       results.push(r);
@@ -666,7 +672,7 @@ async function main(): Promise<void> {
   const revision = await sourceRevision();
   const report = {
     when: new Date().toISOString(),
-    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ' --quick' : ''}`,
+    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ' --quick' : ''}${RATE ? ` --rate ${RATE}` : ''}`,
     revision,
     machine,
     settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
