@@ -46,8 +46,10 @@ export function Replay({ rec, live, startAt }: { rec: Recording; live: boolean; 
     const el = root.current;
     if (el) {
       el.dataset.position = String(Math.round(t));
-      // Tests (and anyone scripting the page) wait for this: the terminal shows the screen at `t`.
-      x.write('', () => (el.dataset.rendered = String(Math.round(t))));
+      // Tests (and anyone scripting the page) wait for this: the terminal shows the screen at `t`. The write
+      // callback means parsed; the terminal draws its rows in the next animation frame, whose callback was
+      // requested before this one, so this runs once they are drawn.
+      x.write('', () => requestAnimationFrame(() => (el.dataset.rendered = String(Math.round(t)))));
     }
   };
   const seek = (t: number) => render(Math.max(0, Math.min(recRef.current.end, t)));
