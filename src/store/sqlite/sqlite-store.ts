@@ -154,17 +154,11 @@ export class SqliteStore implements Store {
 
   async appendEvents(events: readonly StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows: EventRows = new Array(events.length * ROW_FIELDS);
-    let i = 0;
+    // Filled by push, not preallocated: an array made with `new Array(n)` has holes as far as V8 knows, and the
+    // structured clone then copies it element by element as a sparse array (a third of the copy's cost).
+    const rows: EventRows = [];
     for (const e of events) {
-      rows[i++] = e.sessionId;
-      rows[i++] = e.seq;
-      rows[i++] = e.time;
-      rows[i++] = e.type;
-      rows[i++] = e.dataJson ?? JSON.stringify(e.data);
-      rows[i++] = e.hash;
-      rows[i++] = e.searchText ?? null;
-      rows[i++] = e.outcome ?? null;
+      rows.push(e.sessionId, e.seq, e.time, e.type, e.dataJson ?? JSON.stringify(e.data), e.hash, e.searchText ?? null, e.outcome ?? null);
     }
     try {
       await this.writer.write(rows);
