@@ -71,8 +71,10 @@ export function eventHash(prevHash: string, e: ChainedFields): string {
  * is computed once). Keys of the event in sorted order: data, seq, sessionId, time, type.
  */
 export function eventHashOfCanonicalData(prevHash: string, e: Omit<ChainedFields, 'data'>, dataJson: string): string {
-  const content = `{"data":${dataJson},"seq":${JSON.stringify(e.seq)},"sessionId":${JSON.stringify(e.sessionId)},"time":${JSON.stringify(e.time)},"type":${JSON.stringify(e.type)}}`;
-  return oneShotHash('sha256', prevHash + content, 'hex');
+  // One template, so the engine flattens the text once; `${n}` of a finite number is what JSON.stringify prints.
+  const seq = Number.isFinite(e.seq) ? e.seq : JSON.stringify(e.seq);
+  const time = Number.isFinite(e.time) ? e.time : JSON.stringify(e.time);
+  return oneShotHash('sha256', `${prevHash}{"data":${dataJson},"seq":${seq},"sessionId":${JSON.stringify(e.sessionId)},"time":${time},"type":${JSON.stringify(e.type)}}`, 'hex');
 }
 
 export interface LedgerFields {
