@@ -122,7 +122,6 @@ export class PgSession {
 
   private drainClient(): void {
     if (this.ended) return;
-    this.target.cork();
     try {
       while (!this.holding) {
         const frame = this.clientReader.next();
@@ -132,8 +131,6 @@ export class PgSession {
       this.flushRun();
     } catch (err) {
       this.protocolFailure(err, 'client');
-    } finally {
-      process.nextTick(() => this.target.uncork());
     }
     if (this.holding) this.client.pause();
   }
@@ -312,10 +309,8 @@ export class PgSession {
       .then(([approved, why]) => {
         if (this.ended) return;
         this.holding = false;
-        this.target.cork();
         then(approved, why);
         this.flushRun();
-        process.nextTick(() => this.target.uncork());
         this.client.resume();
         this.drainClient();
       });
