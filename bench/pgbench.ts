@@ -2,14 +2,15 @@
  * PostgreSQL throughput through Airlock, compared in the same run with a direct connection, with
  * PgBouncer (session pooling) in front of the same server, and with a bare Node.js TCP relay.
  *
- *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick] [--rate TPS]
+ *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick [--clients N]] [--rate TPS]
  *
- * --quick runs only select-only, simple protocol, 8 clients (the row where the gateway's CPU decides) and
- * skips the large result: a check after a change in a minute. --rate holds every path at that many
- * transactions per second (pgbench -R) instead of as many as it can: the machine is then not saturated, so the
- * proxy's CPU per transaction moves much less between runs, which makes it the figure to compare two revisions
- * by (throughput and ratios then say nothing). AIRLOCK_BENCH_GATEWAY_NODE_ARGS (split at
- * spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it.
+ * --quick runs only select-only, simple protocol, 8 clients (the row where the gateway's CPU decides; --clients
+ * changes the number, 1 for latency) and skips the large result: a check after a change in a minute. --rate
+ * holds every path at that many transactions per second (pgbench -R) instead of as many as it can: the machine
+ * is then not saturated, so the proxy's CPU per transaction moves much less between runs, which makes it the
+ * figure to compare two revisions by (throughput and ratios then say nothing). AIRLOCK_BENCH_GATEWAY_NODE_ARGS
+ * (split at spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to
+ * profile it.
  *
  * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, a bare Node.js TCP relay as a reference
  * (bench/tcp-relay.mjs: copies bytes, parses and records nothing), runs the Airlock gateway as a separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
@@ -49,12 +50,13 @@ const { values: argv } = parseArgs({
     'large-runs': { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
     rate: { type: 'string' },
+    clients: { type: 'string', default: '8' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
 });
 if (argv.help) {
-  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick] [--rate TPS]\n');
+  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick [--clients N]] [--rate TPS]\n');
   process.exit(0);
 }
 const DURATION = positiveInt('duration', argv.duration!);
@@ -62,6 +64,7 @@ const SCALE = positiveInt('scale', argv.scale!);
 const LARGE_MB = positiveInt('large-mb', argv['large-mb']!);
 const LARGE_RUNS = positiveInt('large-runs', argv['large-runs']!);
 const QUICK = argv.quick === true;
+const QUICK_CLIENTS = positiveInt('clients', argv.clients!);
 const RATE = argv.rate === undefined ? undefined : positiveInt('rate', argv.rate);
 
 function positiveInt(name: string, v: string): number {
@@ -614,7 +617,7 @@ async function main(): Promise<void> {
 
   const results: PgbenchResult[] = [];
   const plan: Array<{ workload: PgbenchResult['workload']; mode: PgbenchResult['mode']; clients: number }> = [];
-  if (QUICK) plan.push({ workload: 'select-only', mode: 'simple', clients: 8 });
+  if (QUICK) plan.push({ workload: 'select-only', mode: 'simple', clients: QUICK_CLIENTS });
   else {
     for (const clients of [1, 8]) {
       for (const mode of ['simple', 'extended'] as const) plan.push({ workload: 'select-only', mode, clients });
@@ -672,7 +675,7 @@ async function main(): Promise<void> {
   const revision = await sourceRevision();
   const report = {
     when: new Date().toISOString(),
-    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ' --quick' : ''}${RATE ? ` --rate ${RATE}` : ''}`,
+    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ` --quick --clients ${QUICK_CLIENTS}` : ''}${RATE ? ` --rate ${RATE}` : ''}`,
     revision,
     machine,
     settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
