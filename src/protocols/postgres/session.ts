@@ -250,16 +250,17 @@ export class PgSession {
   private onParse(f: Frame): void {
     const p = decodeParse(f.body);
     const decision = this.decide(p.text);
-    const forward = () => {
-      this.prepared.set(p.name, p.text);
-      this.toTarget(f.bytes);
-    };
-    if (decision.action === 'allow') return forward();
+    if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
     if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
     this.hold(p.text, decision, (approved, why) => {
-      if (approved) forward();
+      if (approved) this.forwardParse(p, f.bytes);
       else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
     });
+  }
+
+  private forwardParse(p: { name: string; text: string }, bytes: Buffer): void {
+    this.prepared.set(p.name, p.text);
+    this.toTarget(bytes);
   }
 
   /** Answers an extended-protocol message with an error and skips to the next Sync, as the server would. */
@@ -320,33 +321,31 @@ export class PgSession {
 
   private onTargetData(chunk: Buffer): void {
     this.targetReader.push(chunk);
-    // Coalesce consecutive whole frames that lie in this chunk into one write (zero copy).
+    // Consecutive frames that go out unchanged and lie in this chunk are written as one slice of it (zero copy).
+    // No closure for the flush: this runs for every chunk, and the TypeScript loader names each closure it makes.
     let runStart = -1;
     let runEnd = -1;
-    const flushRun = () => {
-      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
-      runStart = -1;
-    };
     try {
       for (let f = this.targetReader.next(); f; f = this.targetReader.next()) {
         const out = this.onTargetFrame(f);
-        const inChunk = out === f.bytes && f.bytes.buffer === chunk.buffer && f.bytes.byteOffset >= chunk.byteOffset;
-        if (inChunk) {
+        if (out === f.bytes && f.bytes.buffer === chunk.buffer && f.bytes.byteOffset >= chunk.byteOffset) {
           const start = f.bytes.byteOffset - chunk.byteOffset;
-          if (runStart >= 0 && start === runEnd) runEnd = start + f.bytes.length;
-          else {
-            flushRun();
-            runStart = start;
+          if (runStart >= 0 && start === runEnd) {
             runEnd = start + f.bytes.length;
+            continue;
           }
+          if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+          runStart = start;
+          runEnd = start + f.bytes.length;
         } else {
-          flushRun();
+          if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+          runStart = -1;
           if (out) this.toClient(out);
         }
       }
-      flushRun();
+      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
     } catch (err) {
-      flushRun();
+      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
       this.protocolFailure(err, 'target');
     }
   }
