@@ -19,6 +19,7 @@ import { Recorder, type SessionRecorder } from '../src/recording/recorder.ts';
 import { verifyStore } from '../src/recording/verify.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/types.ts';
+import { nullStore } from './null-store.ts';
 
 const EVENTS = Number(process.env.RECORDER_BENCH_EVENTS ?? 1_000_000);
 const SESSIONS = Number(process.env.RECORDER_BENCH_SESSIONS ?? 100);
@@ -59,15 +60,6 @@ async function recordEvents(store: Store, keys: KeyRing, events = EVENTS): Promi
   return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, sessions };
 }
 
-class NullStore {
-  async appendEvents(): Promise<void> {}
-  async insertSession(): Promise<void> {}
-  async endSession(): Promise<void> {}
-  async appendLedger(e: object): Promise<object> {
-    return e;
-  }
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
   try {
@@ -75,8 +67,8 @@ async function main(): Promise<void> {
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     console.log(`recorder benchmark: ${fmt(EVENTS)} events over ${SESSIONS} interleaved sessions; ${fmt(SEALS)} seals; node ${process.version}`);
 
-    await recordEvents(new NullStore() as unknown as Store, keys, 100_000); // JIT warm-up
-    const hashOnly = await recordEvents(new NullStore() as unknown as Store, keys);
+    await recordEvents(nullStore(), keys, 100_000); // JIT warm-up
+    const hashOnly = await recordEvents(nullStore(), keys);
     console.log(`hash only (no store)        ${fmt(EVENTS / hashOnly.seconds).padStart(10)} events/s   (${hashOnly.seconds.toFixed(2)} s wall, ${fmt(EVENTS / hashOnly.cpuSeconds)} events per CPU-second)`);
 
     const store = new SqliteStore(join(dir, 'airlock.db'));

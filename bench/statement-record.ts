@@ -24,21 +24,12 @@ import { Recorder } from '../src/recording/recorder.ts';
 import { buildConnectionPolicies } from '../src/server/policies.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Store } from '../src/store/types.ts';
+import { nullStore } from './null-store.ts';
 
 const N = Number(process.env.STATEMENT_BENCH_N ?? 150_000);
 const RATE = Number(process.env.STATEMENT_BENCH_RATE ?? 5_000);
 const SESSIONS = 8;
 const identity = { subject: 'bench', groups: ['bench'], kind: 'user' as const, authMethod: 'token' as const, credentialId: 'tok_bench' };
-
-class NullStore {
-  async appendEvents(): Promise<void> {}
-  async insertSession(): Promise<void> {}
-  async endSession(): Promise<void> {}
-  async appendLedger(e: object): Promise<object> {
-    return e;
-  }
-  async close(): Promise<void> {}
-}
 
 /** The RowDescription body of pgbench's select-only statement: one int4 column, abalance. */
 function rowDescription(): Buffer {
@@ -71,7 +62,7 @@ function threadCpu(): Map<string, number> {
 async function measure(mode: 'pacing only' | 'no store' | 'SQLite', dir: string): Promise<void> {
   const config = parseConfig({ dataDir: dir, connections: { bench: { type: 'postgres', host: '127.0.0.1', port: 5432, database: 'bench', user: 'bench', allow: ['bench'] } } }, dir);
   const masker = (await buildConnectionPolicies(config)).get('bench').storedMasker(Buffer.alloc(32));
-  const store = (mode === 'SQLite' ? new SqliteStore(join(dir, `${mode.replace(' ', '-')}.db`)) : new NullStore()) as unknown as Store;
+  const store: Store = mode === 'SQLite' ? new SqliteStore(join(dir, 'airlock.db')) : nullStore();
   const recorder = new Recorder(store, KeyRing.load(dir), silentLogger);
   const logs: StatementLog[] = [];
   for (let i = 0; i < SESSIONS; i++) {
