@@ -45,7 +45,9 @@ function rowDescription(): Buffer {
   return b;
 }
 const COLUMNS = decodeRowDescription(rowDescription());
-const ROW = Buffer.from([0, 1, 0, 0, 0, 4, 0x2d, 0x31, 0x32, 0x33]); // one value: '-123'
+/** A DataRow frame with one value, '-123'. */
+const ROW_BYTES = Buffer.from([0x44, 0, 0, 0, 14, 0, 1, 0, 0, 0, 4, 0x2d, 0x31, 0x32, 0x33]);
+const ROW = { code: 0x44, bytes: ROW_BYTES, body: ROW_BYTES.subarray(5) };
 const COMPLETE = Buffer.from('SELECT 1\0');
 
 /** CPU time of every thread of this process, in ms (clock ticks of 10 ms). */

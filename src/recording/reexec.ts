@@ -157,7 +157,7 @@ function recordingObserver(log: StatementLog, rec: SessionRecorder, mask: ValueM
         case BackendCode.RowDescription:
           return log.columns(decodeRowDescription(f.body));
         case BackendCode.DataRow:
-          return log.row(f.body);
+          return log.row(f);
         case BackendCode.CommandComplete:
           return log.complete(f.body);
         case BackendCode.EmptyQueryResponse:

@@ -13,7 +13,7 @@ import {
   encodeReadyForQuery, type FieldDescription, type TransactionStatus,
 } from './codec/backend.ts';
 import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery, encodeQuery } from './codec/frontend.ts';
-import { FrameReader, type Frame } from './codec/frame-reader.ts';
+import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
 import { maskDataRow } from './live-mask.ts';
@@ -206,7 +206,7 @@ export class PgSession {
         this.target.end();
         return;
       case FrontendCode.CopyData:
-        this.statements.copyData(f.body.length);
+        this.statements.copyData(f.bytes.length - FRAME_HEADER);
         return this.toTarget(f.bytes);
       case FrontendCode.FunctionCall:
         // Fast-path calls name a function by OID and bypass statement policy (lo_import, …): refused.
@@ -362,7 +362,7 @@ export class PgSession {
   private onTargetFrame(f: Frame): Buffer | undefined {
     switch (f.code) {
       case BackendCode.DataRow:
-        this.statements.row(f.body);
+        this.statements.row(f);
         return this.o.liveMask?.active ? maskDataRow(f, this.liveColumns, this.o.liveMask, this.maskCounts) : f.bytes;
       case BackendCode.RowDescription: {
         const fields = decodeRowDescription(f.body);
@@ -375,7 +375,7 @@ export class PgSession {
         this.statements.complete(f.body);
         return f.bytes;
       case BackendCode.CopyData:
-        this.statements.copyData(f.body.length);
+        this.statements.copyData(f.bytes.length - FRAME_HEADER);
         return f.bytes;
       case BackendCode.EmptyQueryResponse:
         this.statements.endWithout('empty');

@@ -3,6 +3,7 @@ import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
+import { FRAME_HEADER, type Frame } from './codec/frame-reader.ts';
 
 interface Execution {
   readonly querySeq: number;
@@ -84,16 +85,18 @@ export class StatementLog {
     }
   }
 
-  row(body: Buffer): void {
+  /** A DataRow: counted always, decoded only while the sample has room (its body is not even sliced after). */
+  row(frame: Frame): void {
     const head = this.queue[0];
     if (!head) return;
     head.rows++;
     if (head.truncated) return;
-    if (head.sample.length >= this.limits.maxRows || head.sampleBytes + body.length > this.limits.maxBytes) {
+    const bodyLength = frame.bytes.length - FRAME_HEADER;
+    if (head.sample.length >= this.limits.maxRows || head.sampleBytes + bodyLength > this.limits.maxBytes) {
       head.truncated = true;
       return;
     }
-    const values = decodeDataRow(body);
+    const values = decodeDataRow(frame.body);
     const cols = head.columns;
     head.sample.push(
       values.map((v, i) => {
@@ -101,7 +104,7 @@ export class StatementLog {
         return text === null ? null : this.mask.maskValue(cols?.[i]?.name ?? '', text, this.counts);
       }),
     );
-    head.sampleBytes += body.length;
+    head.sampleBytes += bodyLength;
   }
 
   copyData(bytes: number): void {

@@ -15,8 +15,22 @@ export interface Frame {
   readonly body: Buffer;
 }
 
-const HEADER = 5;
+/** Code byte and length: a frame's body is its bytes after these. */
+export const FRAME_HEADER = 5;
+const HEADER = FRAME_HEADER;
 const EMPTY = Buffer.alloc(0);
+
+/** A frame as the reader hands it out: the body is a view made only when asked for (most DataRows never are). */
+class ReadFrame implements Frame {
+  constructor(
+    readonly code: number,
+    readonly bytes: Buffer,
+  ) {}
+
+  get body(): Buffer {
+    return this.bytes.subarray(HEADER);
+  }
+}
 
 export class FrameReader {
   private readonly max: number;
@@ -57,7 +71,7 @@ export class FrameReader {
         const end = off + total;
         this.off = end;
         if (end === head.length && this.queued > 0) this.shift();
-        return { code: head[off]!, bytes: head.subarray(off, end), body: head.subarray(off + HEADER, end) };
+        return new ReadFrame(head[off]!, head.subarray(off, end));
       }
       if (inHead + this.queued < total) return undefined;
       return this.assemble(total);
@@ -142,13 +156,13 @@ export class FrameReader {
         this.off = take;
         this.queued -= c.length;
         this.drop(used + 1);
-        return { code: out[0]!, bytes: out, body: out.subarray(HEADER) };
+        return new ReadFrame(out[0]!, out);
       }
     }
     this.drop(used);
     this.head = EMPTY;
     this.off = 0;
     if (this.queued > 0) this.shift();
-    return { code: out[0]!, bytes: out, body: out.subarray(HEADER) };
+    return new ReadFrame(out[0]!, out);
   }
 }
