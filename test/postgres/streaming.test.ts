@@ -61,4 +61,42 @@ describe('streaming', () => {
     expect((result?.data.sample as unknown[]).length).toBeLessThanOrEqual(50);
     expect(s!.bytesOut).toBeGreaterThan(1_000_000_000);
   }, 120_000);
+
+  it('counts the rows past one statement\'s sample and samples the next statement of the same query again', async () => {
+    const token = await gw.token('bob', ['dba']);
+    const client = await RawPgClient.login(gw.pgPort, 'bob', 'app', token);
+    /** DataRows the client got per statement, and the statements' tags. */
+    const rowsSeen: number[] = [0];
+    const tags: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      client.onFrame = (f) => {
+        if (f.code === 0x44) rowsSeen[rowsSeen.length - 1]!++;
+        if (f.code === 0x43) {
+          tags.push(f.body.toString('utf8', 0, f.body.length - 1));
+          rowsSeen.push(0);
+        }
+        if (f.code === 0x5a) resolve();
+      };
+    });
+    // 5,000 rows (the sample keeps 50), then 3 rows, then SHOW ALL, whose tag carries no count: its rows past the
+    // sample are counted by the gateway alone.
+    client.query('select g from generate_series(1, 5000) g; select g * 10 from generate_series(1, 3) g; show all');
+    await done;
+    expect(tags).toEqual(['SELECT 5000', 'SELECT 3', 'SHOW']);
+    expect(rowsSeen.slice(0, 2)).toEqual([5000, 3]);
+    expect(rowsSeen[2]).toBeGreaterThan(50);
+    client.end();
+    await client.closed;
+    await expect.poll(async () => (await gw.gw.store.listSessions({ user: 'bob', open: false })).length).toBe(1);
+    const [s] = await gw.gw.store.listSessions({ user: 'bob', open: false });
+    const results = [];
+    for await (const e of gw.gw.store.readEvents(s!.id)) if (e.type === 'db.result') results.push(e.data);
+    expect(results).toHaveLength(3);
+    expect(results[0]).toMatchObject({ rows: 5000, truncated: true, tag: 'SELECT 5000' });
+    expect((results[0]!.sample as string[][]).slice(0, 2)).toEqual([['1'], ['2']]);
+    expect(results[0]!.sample as unknown[]).toHaveLength(50);
+    expect(results[1]).toMatchObject({ rows: 3, sample: [['10'], ['20'], ['30']], tag: 'SELECT 3' });
+    expect(results[1]).not.toHaveProperty('truncated');
+    expect(results[2]).toMatchObject({ rows: rowsSeen[2], truncated: true, tag: 'SHOW' });
+  });
 });

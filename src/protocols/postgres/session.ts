@@ -326,7 +326,25 @@ export class PgSession {
     let runStart = -1;
     let runEnd = -1;
     try {
-      for (let f = this.targetReader.next(); f; f = this.targetReader.next()) {
+      for (;;) {
+        // Past a statement's sample, DataRows that go out unchanged are only counted: skipped in bulk, no frames made.
+        if (this.statements.countingRows && !this.o.liveMask?.active) {
+          const rows = this.targetReader.skip(BackendCode.DataRow);
+          if (rows) {
+            this.statements.countRows(rows.count);
+            if (rows.chunk === chunk && runStart >= 0 && rows.start === runEnd) runEnd = rows.end;
+            else {
+              if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+              runStart = -1;
+              if (rows.chunk === chunk) {
+                runStart = rows.start;
+                runEnd = rows.end;
+              } else this.toClient(rows.chunk.subarray(rows.start, rows.end));
+            }
+          }
+        }
+        const f = this.targetReader.next();
+        if (!f) break;
         const out = this.onTargetFrame(f);
         if (out === f.bytes && f.bytes.buffer === chunk.buffer && f.bytes.byteOffset >= chunk.byteOffset) {
           const start = f.bytes.byteOffset - chunk.byteOffset;

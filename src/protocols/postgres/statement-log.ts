@@ -85,6 +85,18 @@ export class StatementLog {
     }
   }
 
+  /** True while DataRows are only counted: the sample of the statement they belong to is full. */
+  get countingRows(): boolean {
+    const head = this.queue[0];
+    return head !== undefined && head.truncated;
+  }
+
+  /** DataRows past the sample, counted without being looked at (see `countingRows`). */
+  countRows(n: number): void {
+    const head = this.queue[0];
+    if (head) head.rows += n;
+  }
+
   /** A DataRow: counted always, decoded only while the sample has room (its body is not even sliced after). */
   row(frame: Frame): void {
     const head = this.queue[0];

@@ -200,6 +200,69 @@ describe('FrameReader', () => {
     expect(r.next()?.bytes.equals(messages[0]!)).toBe(true);
   });
 
+  describe('skip', () => {
+    const row = (n: number) => encodeDataRow([String(n).repeat(n % 7)]);
+    const rows = Array.from({ length: 20 }, (_, i) => row(i));
+    // Rows, then a CommandComplete-like frame, then more rows: a skip stops at the other frame.
+    const other = encodeQuery('C');
+    const wire = Buffer.concat([...rows.slice(0, 12), other, ...rows.slice(12)]);
+
+    /** Reads everything, skipping DataRows wherever skip() finds some; returns what was counted and read. */
+    function readAll(r: FrameReader, chunks: Buffer[]) {
+      let skipped = 0;
+      const bytes: Buffer[] = [];
+      const codes: number[] = [];
+      for (const c of chunks) {
+        r.push(c);
+        for (;;) {
+          const s = r.skip(0x44);
+          if (s) {
+            skipped += s.count;
+            bytes.push(s.chunk.subarray(s.start, s.end));
+          }
+          const f = r.next();
+          if (!f) break;
+          codes.push(f.code);
+          bytes.push(f.bytes);
+        }
+      }
+      return { skipped, codes, bytes: Buffer.concat(bytes) };
+    }
+
+    it('passes over whole rows in the chunk and leaves everything else to next(), at every split', () => {
+      for (let i = 0; i <= wire.length; i++) {
+        const got = readAll(new FrameReader(1 << 20), [Buffer.from(wire.subarray(0, i)), Buffer.from(wire.subarray(i))]);
+        // Every byte comes out once and in order; only rows split across the two chunks were read by next().
+        expect(got.bytes.equals(wire)).toBe(true);
+        expect(got.codes.filter((c) => c !== 0x44)).toEqual([other[0]]);
+        expect(got.skipped + got.codes.filter((c) => c === 0x44).length).toBe(rows.length);
+        expect(got.codes.filter((c) => c === 0x44).length).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it('makes no copy: the skipped rows are a range of the pushed chunk', () => {
+      const r = new FrameReader(1 << 20);
+      const chunk = Buffer.concat(rows);
+      r.push(chunk);
+      expect(r.skip(0x44)).toEqual({ count: rows.length, chunk, start: 0, end: chunk.length });
+      expect(r.skip(0x44)).toBeUndefined();
+      expect(r.next()).toBeUndefined();
+      expect(r.buffered).toBe(0);
+    });
+
+    it('stops at a length next() refuses, which next() then reports', () => {
+      const bad = Buffer.from([0x44, 0, 0, 0, 2]);
+      const r = new FrameReader(1 << 20);
+      r.push(Buffer.concat([rows[3]!, bad]));
+      expect(r.skip(0x44)?.count).toBe(1);
+      expect(() => r.next()).toThrow(ProtocolError);
+      const small = new FrameReader(16);
+      small.push(Buffer.concat([row(1), row(6)])); // 12 and 17 bytes
+      expect(small.skip(0x44)?.count).toBe(1);
+      expect(() => small.next()).toThrow(/exceeds limit/);
+    });
+  });
+
   it('throws nothing but ProtocolError on random input and chunking', () => {
     fc.assert(
       fc.property(

@@ -83,6 +83,28 @@ export class FrameReader {
     return this.assemble(total);
   }
 
+  /**
+   * Consumes the whole frames of type `code` that come next and lie in the current chunk, making no objects for
+   * them: a long run of DataRows that is only counted. Returns how many, and where they lie in `chunk`; stops at
+   * anything else, including a length `next()` would refuse, which `next()` then reports.
+   */
+  skip(code: number): { count: number; chunk: Buffer; start: number; end: number } | undefined {
+    const head = this.head;
+    const start = this.off;
+    let off = start;
+    let count = 0;
+    while (head.length - off >= HEADER && head[off] === code) {
+      const len = head.readInt32BE(off + 1);
+      if (len < 4 || len + 1 > this.max || off + len + 1 > head.length) break;
+      off += len + 1;
+      count++;
+    }
+    if (count === 0) return undefined;
+    this.off = off;
+    if (off === head.length && this.queued > 0) this.shift();
+    return { count, chunk: head, start, end: off };
+  }
+
   takeRemainder(): Buffer {
     const rest = this.head.subarray(this.off);
     const out = this.queued === 0 ? rest : Buffer.concat([rest, ...this.queue.slice(this.qi)]);
