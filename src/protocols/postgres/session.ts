@@ -321,10 +321,6 @@ export class PgSession {
 
   private onTargetData(chunk: Buffer): void {
     this.targetReader.push(chunk);
-    // Consecutive frames that go out unchanged and lie in this chunk are written as one slice of it (zero copy).
-    // No closure for the flush: this runs for every chunk, and the TypeScript loader names each closure it makes.
-    let runStart = -1;
-    let runEnd = -1;
     try {
       for (;;) {
         // Past a statement's sample, DataRows that go out unchanged are only counted: skipped in bulk, no frames made.
@@ -332,40 +328,48 @@ export class PgSession {
           const rows = this.targetReader.skip(BackendCode.DataRow);
           if (rows) {
             this.statements.countRows(rows.count);
-            if (rows.chunk === chunk && runStart >= 0 && rows.start === runEnd) runEnd = rows.end;
-            else {
-              if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
-              runStart = -1;
-              if (rows.chunk === chunk) {
-                runStart = rows.start;
-                runEnd = rows.end;
-              } else this.toClient(rows.chunk.subarray(rows.start, rows.end));
-            }
+            this.relay(chunk, rows.chunk.subarray(rows.start, rows.end));
           }
         }
         const f = this.targetReader.next();
         if (!f) break;
         const out = this.onTargetFrame(f);
-        if (out === f.bytes && f.bytes.buffer === chunk.buffer && f.bytes.byteOffset >= chunk.byteOffset) {
-          const start = f.bytes.byteOffset - chunk.byteOffset;
-          if (runStart >= 0 && start === runEnd) {
-            runEnd = start + f.bytes.length;
-            continue;
-          }
-          if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
-          runStart = start;
-          runEnd = start + f.bytes.length;
-        } else {
-          if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
-          runStart = -1;
-          if (out) this.toClient(out);
-        }
+        if (out) this.relay(chunk, out);
       }
-      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+      this.flushRelayed(chunk);
     } catch (err) {
-      if (runStart >= 0) this.toClient(chunk.subarray(runStart, runEnd));
+      this.flushRelayed(chunk);
       this.protocolFailure(err, 'target');
     }
+  }
+
+  /** The range of the chunk being relayed that is still to be written to the client (`relayedStart` -1: none). */
+  private relayedStart = -1;
+  private relayedEnd = -1;
+
+  /**
+   * Sends bytes on to the client after those before them. Bytes that lie in `chunk` right after the pending range
+   * join it, so consecutive frames that go out unchanged are written as one slice of the chunk (zero copy);
+   * anything else (a rewritten or reassembled frame) ends the range and goes out on its own.
+   */
+  private relay(chunk: Buffer, bytes: Buffer): void {
+    const start = bytes.byteOffset - chunk.byteOffset;
+    if (bytes.buffer !== chunk.buffer || start < 0 || start + bytes.length > chunk.length) {
+      this.flushRelayed(chunk);
+      this.toClient(bytes);
+      return;
+    }
+    if (start !== this.relayedEnd) {
+      this.flushRelayed(chunk);
+      this.relayedStart = start;
+    }
+    this.relayedEnd = start + bytes.length;
+  }
+
+  private flushRelayed(chunk: Buffer): void {
+    if (this.relayedStart >= 0) this.toClient(chunk.subarray(this.relayedStart, this.relayedEnd));
+    this.relayedStart = -1;
+    this.relayedEnd = -1;
   }
 
   private toClient(bytes: Buffer): void {
