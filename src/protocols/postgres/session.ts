@@ -16,6 +16,7 @@ import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, de
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
+import { JoinedWrites } from './joined-writes.ts';
 import { maskDataRow } from './live-mask.ts';
 
 export interface PgSessionOptions {
@@ -135,23 +136,18 @@ export class PgSession {
     if (this.holding) this.client.pause();
   }
 
-  /** Unchanged client frames that lie next to each other in one chunk go out as one write. */
-  private run: Buffer | undefined;
+  /** Client frames on their way to the target: unchanged ones that lie next to each other go out as one write. */
+  private readonly toTargetWrites = new JoinedWrites((bytes) => this.writeTarget(bytes));
 
   private toTarget(bytes: Buffer): void {
-    const r = this.run;
-    if (r && r.buffer === bytes.buffer && r.byteOffset + r.length === bytes.byteOffset) {
-      this.run = Buffer.from(r.buffer, r.byteOffset, r.length + bytes.length);
-      return;
-    }
-    this.flushRun();
-    this.run = bytes;
+    this.toTargetWrites.add(bytes);
   }
 
   private flushRun(): void {
-    const bytes = this.run;
-    if (!bytes) return;
-    this.run = undefined;
+    this.toTargetWrites.flush();
+  }
+
+  private writeTarget(bytes: Buffer): void {
     if (!this.target.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       this.target.once('drain', () => {
@@ -328,49 +324,23 @@ export class PgSession {
           const rows = this.targetReader.skip(BackendCode.DataRow);
           if (rows) {
             this.statements.countRows(rows.count);
-            this.relay(chunk, rows.chunk.subarray(rows.start, rows.end));
+            this.toClientWrites.add(rows.chunk.subarray(rows.start, rows.end));
           }
         }
         const f = this.targetReader.next();
         if (!f) break;
         const out = this.onTargetFrame(f);
-        if (out) this.relay(chunk, out);
+        if (out) this.toClientWrites.add(out);
       }
-      this.flushRelayed(chunk);
+      this.toClientWrites.flush();
     } catch (err) {
-      this.flushRelayed(chunk);
+      this.toClientWrites.flush();
       this.protocolFailure(err, 'target');
     }
   }
 
-  /** The range of the chunk being relayed that is still to be written to the client (`relayedStart` -1: none). */
-  private relayedStart = -1;
-  private relayedEnd = -1;
-
-  /**
-   * Sends bytes on to the client after those before them. Bytes that lie in `chunk` right after the pending range
-   * join it, so consecutive frames that go out unchanged are written as one slice of the chunk (zero copy);
-   * anything else (a rewritten or reassembled frame) ends the range and goes out on its own.
-   */
-  private relay(chunk: Buffer, bytes: Buffer): void {
-    const start = bytes.byteOffset - chunk.byteOffset;
-    if (bytes.buffer !== chunk.buffer || start < 0 || start + bytes.length > chunk.length) {
-      this.flushRelayed(chunk);
-      this.toClient(bytes);
-      return;
-    }
-    if (start !== this.relayedEnd) {
-      this.flushRelayed(chunk);
-      this.relayedStart = start;
-    }
-    this.relayedEnd = start + bytes.length;
-  }
-
-  private flushRelayed(chunk: Buffer): void {
-    if (this.relayedStart >= 0) this.toClient(chunk.subarray(this.relayedStart, this.relayedEnd));
-    this.relayedStart = -1;
-    this.relayedEnd = -1;
-  }
+  /** Target frames on their way to the client, joined as the client's are (see `toTargetWrites`). */
+  private readonly toClientWrites = new JoinedWrites((bytes) => this.toClient(bytes));
 
   private toClient(bytes: Buffer): void {
     this.rec.bytesOut += bytes.length;
