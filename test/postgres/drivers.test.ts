@@ -107,6 +107,9 @@ describe('drivers through the gateway', () => {
     const rows = Array.from({ length: 1000 }, (_, i) => `${i}\tnote ${i}`).join('\n') + '\n';
     const inn = await psql(t, ['-c', '\\copy copied from stdin'], { input: rows });
     expect(inn.stderr).toBe('');
+    const copiedIn = (await eventsOf((await lastSession()).id)).find((e) => e.type === 'db.result');
+    expect(copiedIn?.data).toMatchObject({ tag: 'COPY 1000', rows: 1000 });
+    expect(Number(copiedIn?.data.copyBytes)).toBe(Buffer.byteLength(rows));
     const out = await psql(t, ['-At', '-c', 'copy (select * from copied order by id) to stdout']);
     expect(out.stdout).toBe(rows);
     const s = await lastSession();
@@ -114,6 +117,27 @@ describe('drivers through the gateway', () => {
     const res = events.find((e) => e.type === 'db.result');
     expect(res?.data).toMatchObject({ tag: 'COPY 1000', rows: 1000 });
     expect(Number(res?.data.copyBytes)).toBe(Buffer.byteLength(rows));
+  });
+
+  it('leaves COPY mode where the protocol does: a failed COPY in, and a COPY out followed by a query', async () => {
+    const t = { port: gw.pgPort, user: 'alice', password: token, database: 'app' };
+    await psql(t, ['-c', 'create table copy_modes (id int)']);
+    // A bad line ends COPY in with an error while psql still sends data; the same session goes on.
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `${i}\n`).join('');
+    const script = `copy copy_modes from stdin;\n${lines(500)}not a number\n${lines(500)}\\.\ninsert into copy_modes select generate_series(1, 3000);\nselect count(*) from copy_modes;\n`;
+    const failed = await psql(t, ['-At', '-v', 'ON_ERROR_STOP=0'], { input: script });
+    expect(failed.stderr).toMatch(/invalid input syntax for type integer/);
+    expect(failed.stdout.trim().split('\n').at(-1)).toBe('3000');
+    const afterFailure = (await eventsOf((await lastSession()).id)).filter((e) => e.type === 'db.error' || e.type === 'db.result');
+    expect(afterFailure.map((e) => e.type)).toEqual(['db.error', 'db.result', 'db.result']);
+    expect(afterFailure[2]?.data).toMatchObject({ tag: 'SELECT 1', sample: [['3000']] });
+    // COPY out and a query in one simple-query message: the rows after CopyDone are DataRows again.
+    const both = await psql(t, ['-At', '-c', 'copy (select id from copy_modes order by id) to stdout; select 41 + 1']);
+    expect(both.stdout.trim().split('\n').at(-1)).toBe('42');
+    const results = (await eventsOf((await lastSession()).id)).filter((e) => e.type === 'db.result');
+    expect(results[0]?.data).toMatchObject({ tag: 'COPY 3000', rows: 3000 });
+    expect(Number(results[0]?.data.copyBytes)).toBe(Array.from({ length: 3000 }, (_, i) => `${i + 1}\n`).join('').length);
+    expect(results[1]?.data).toMatchObject({ tag: 'SELECT 1', rows: 1, sample: [['42']] });
   });
 
   it('cancels a running pg_sleep through the gateway-issued key', async () => {

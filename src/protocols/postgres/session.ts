@@ -70,6 +70,9 @@ export class PgSession {
   private skipUntilSync: Buffer | undefined;
   private holding = false;
   private ended = false;
+  /** Between CopyInResponse and the client's CopyDone / CopyFail, and between CopyOutResponse and CopyDone. */
+  private copyingIn = false;
+  private copyingOut = false;
   private lastDescribe: { kind: 'S' | 'P'; name: string } | undefined;
   private liveColumns: FieldDescription[] | undefined;
   private endReason = 'client_disconnected';
@@ -125,6 +128,7 @@ export class PgSession {
     if (this.ended) return;
     try {
       while (!this.holding) {
+        if (this.copyingIn && !this.skipUntilSync) this.relayCopyData(this.clientReader, this.toTargetWrites);
         const frame = this.clientReader.next();
         if (!frame) break;
         this.onClientFrame(frame);
@@ -203,6 +207,10 @@ export class PgSession {
         return;
       case FrontendCode.CopyData:
         this.statements.copyData(f.bytes.length - FRAME_HEADER);
+        return this.toTarget(f.bytes);
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+        this.copyingIn = false;
         return this.toTarget(f.bytes);
       case FrontendCode.FunctionCall:
         // Fast-path calls name a function by OID and bypass statement policy (lo_import, …): refused.
@@ -327,6 +335,7 @@ export class PgSession {
             this.toClientWrites.add(rows.chunk.subarray(rows.start, rows.end));
           }
         }
+        if (this.copyingOut) this.relayCopyData(this.targetReader, this.toClientWrites);
         const f = this.targetReader.next();
         if (!f) break;
         const out = this.onTargetFrame(f);
@@ -337,6 +346,14 @@ export class PgSession {
       this.toClientWrites.flush();
       this.protocolFailure(err, 'target');
     }
+  }
+
+  /** A run of CopyData frames, only counted: skipped in bulk and relayed as one slice, as DataRows past a sample. */
+  private relayCopyData(reader: FrameReader, writes: JoinedWrites): void {
+    const run = reader.skip(BackendCode.CopyData);
+    if (!run) return;
+    this.statements.copyData(run.end - run.start - run.count * FRAME_HEADER);
+    writes.add(run.chunk.subarray(run.start, run.end));
   }
 
   /** Target frames on their way to the client, joined as the client's are (see `toTargetWrites`). */
@@ -369,6 +386,15 @@ export class PgSession {
       case BackendCode.CopyData:
         this.statements.copyData(f.bytes.length - FRAME_HEADER);
         return f.bytes;
+      case BackendCode.CopyInResponse:
+        this.copyingIn = true;
+        return f.bytes;
+      case BackendCode.CopyOutResponse:
+        this.copyingOut = true;
+        return f.bytes;
+      case BackendCode.CopyDone:
+        this.copyingOut = false;
+        return f.bytes;
       case BackendCode.EmptyQueryResponse:
         this.statements.endWithout('empty');
         return f.bytes;
@@ -376,6 +402,7 @@ export class PgSession {
         this.statements.endWithout('suspended');
         return f.bytes;
       case BackendCode.ErrorResponse:
+        this.copyingIn = this.copyingOut = false;
         this.statements.error(decodeErrorFields(f.body));
         return f.bytes;
       case BackendCode.NoticeResponse: {
