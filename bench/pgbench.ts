@@ -2,7 +2,7 @@
  * PostgreSQL throughput through Airlock, compared in the same run with a direct connection, with
  * PgBouncer (session pooling) in front of the same server, and with a bare Node.js TCP relay.
  *
- *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--quick [--clients N]] [--rate TPS]
+ *   npx tsx bench/pgbench.ts [--duration 10] [--scale 10] [--large-mb 500] [--large-runs 2] [--large-copy] [--quick [--clients N]] [--rate TPS]
  *
  * --quick runs only select-only, simple protocol, 8 clients (the row where the gateway's CPU decides; --clients
  * changes the number, 1 for latency) and skips the large result: a check after a change in a minute. --rate
@@ -10,7 +10,7 @@
  * is then not saturated, so the proxy's CPU per transaction moves much less between runs, which makes it the
  * figure to compare two revisions by (throughput and ratios then say nothing). AIRLOCK_BENCH_GATEWAY_NODE_ARGS
  * (split at spaces) go to the gateway's node before the script, e.g. `--cpu-prof --cpu-prof-dir=DIR` to
- * profile it.
+ * profile it. --large-copy sends the large result as `COPY … TO STDOUT` (CopyData) instead of a query's rows.
  *
  * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, a bare Node.js TCP relay as a reference
  * (bench/tcp-relay.mjs: copies bytes, parses and records nothing), runs the Airlock gateway as a separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
@@ -48,6 +48,7 @@ const { values: argv } = parseArgs({
     scale: { type: 'string', default: '10' },
     'large-mb': { type: 'string', default: '500' },
     'large-runs': { type: 'string', default: '2' },
+    'large-copy': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     rate: { type: 'string' },
     clients: { type: 'string', default: '8' },
@@ -56,13 +57,14 @@ const { values: argv } = parseArgs({
   strict: true,
 });
 if (argv.help) {
-  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--quick [--clients N]] [--rate TPS]\n');
+  process.stdout.write('usage: npx tsx bench/pgbench.ts [--duration SECONDS] [--scale N] [--large-mb MB] [--large-runs N] [--large-copy] [--quick [--clients N]] [--rate TPS]\n');
   process.exit(0);
 }
 const DURATION = positiveInt('duration', argv.duration!);
 const SCALE = positiveInt('scale', argv.scale!);
 const LARGE_MB = positiveInt('large-mb', argv['large-mb']!);
 const LARGE_RUNS = positiveInt('large-runs', argv['large-runs']!);
+const LARGE_COPY = argv['large-copy'] === true;
 const QUICK = argv.quick === true;
 const QUICK_CLIENTS = positiveInt('clients', argv.clients!);
 const RATE = argv.rate === undefined ? undefined : positiveInt('rate', argv.rate);
@@ -484,9 +486,15 @@ async function pgbench(
   return result;
 }
 
+/** The large result: rows of 100 bytes, as a query's DataRows or, with --large-copy, as COPY's CopyData. */
+function largeSql(rows: number): string {
+  const select = `select repeat('x', 100) from generate_series(1, ${rows})`;
+  return LARGE_COPY ? `copy (${select}) to stdout` : select;
+}
+
 /** Runs psql on a large result with its output going to /dev/null; samples the gateway's RSS meanwhile. */
 async function largeResultOnce(pathName: PathName, e: Endpoint, rows: number, proxyPid?: number, rssPid?: number): Promise<LargeResult> {
-  const sql = `select repeat('x', 100) from generate_series(1, ${rows})`;
+  const sql = largeSql(rows);
   const args = ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', ...connArgs(e), '-d', e.database, '-c', sql];
   const rssBefore = rssPid ? readRssKiB(rssPid) : undefined;
   let rssPeak = rssBefore ?? 0;
@@ -675,10 +683,10 @@ async function main(): Promise<void> {
   const revision = await sourceRevision();
   const report = {
     when: new Date().toISOString(),
-    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${QUICK ? ` --quick --clients ${QUICK_CLIENTS}` : ''}${RATE ? ` --rate ${RATE}` : ''}`,
+    command: `npx tsx bench/pgbench.ts --duration ${DURATION} --scale ${SCALE} --large-mb ${LARGE_MB} --large-runs ${LARGE_RUNS}${LARGE_COPY ? ' --large-copy' : ''}${QUICK ? ` --quick --clients ${QUICK_CLIENTS}` : ''}${RATE ? ` --rate ${RATE}` : ''}`,
     revision,
     machine,
-    settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
+    settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, largeSql: largeSql(rows), sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
     pgbench: results,
     largeResult: large,
     airlockRecording: { ...recording, gatewayExitCode: gatewayExit, tokenCliExitCode },
@@ -699,7 +707,7 @@ async function main(): Promise<void> {
       '',
       pgbenchTable(results),
       '',
-      ...(large.length ? [`## Large result: select repeat('x', 100) from generate_series(1, ${rows}) through psql -At to /dev/null`, '', largeTable(large), ''] : []),
+      ...(large.length ? [`## Large result: ${largeSql(rows)} through psql -At to /dev/null`, '', largeTable(large), ''] : []),
       airlockLarge
         ? `Airlock gateway RSS: ${airlockLarge.rssBeforeMiB} MiB before the query, peak ${airlockLarge.rssPeakMiB} MiB while streaming ${(airlockLarge.bytes / 1e6).toFixed(0)} MB (sampled every 100 ms from /proc/<pid>/status VmRSS).`
         : '',
