@@ -39,6 +39,20 @@ describe('retention', () => {
     expect((await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY)).purged).toEqual([]);
   });
 
+  it('gives the purged sessions\' space back to the file system', async () => {
+    await f.session({ connection: 'short', queries: 3000 });
+    await f.session({ connection: 'long', queries: 10 });
+    const pages = () => f.store.db.pragma('page_count', { simple: true }) as number;
+    const before = pages();
+    const r = await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY);
+    expect(r.purged).toHaveLength(1);
+    expect(r.reclaimedBytes).toBeGreaterThan(0);
+    expect(pages()).toBeLessThan(before);
+    expect(f.store.db.pragma('freelist_count', { simple: true })).toBe(0);
+    // Nothing purged, nothing to give back.
+    expect((await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY)).reclaimedBytes).toBe(0);
+  });
+
   it('keeps a session on legal hold', async () => {
     const held = await f.session({ connection: 'short' });
     const gone = await f.session({ connection: 'short' });

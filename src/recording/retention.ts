@@ -12,6 +12,8 @@ export interface PurgeResult {
   readonly purged: string[];
   /** Expired sessions kept, and why. */
   readonly skipped: { readonly sessionId: string; readonly reason: string }[];
+  /** Bytes the store gave back to the file system after the purge (Store.reclaimSpace). */
+  reclaimedBytes: number;
 }
 
 /** Retention per connection name, in ms; connections without `retention` keep their sessions forever. */
@@ -31,7 +33,7 @@ export function retentionPolicies(config: Pick<Config, 'connections'>): Map<stri
  */
 export async function purgeExpired(store: Store, keys: KeyRing, config: Pick<Config, 'connections'>, now = Date.now(), log?: Logger): Promise<PurgeResult> {
   const policies = retentionPolicies(config);
-  const result: PurgeResult = { purged: [], skipped: [] };
+  const result: PurgeResult = { purged: [], skipped: [], reclaimedBytes: 0 };
   if (policies.size === 0) return result;
 
   const expired: { session: SessionRecord; policy: string }[] = [];
@@ -80,7 +82,10 @@ export async function purgeExpired(store: Store, keys: KeyRing, config: Pick<Con
     await store.deleteSession(id);
     result.purged.push(id);
   }
-  if (result.purged.length) log?.info({ sessions: result.purged.length }, 'retention: purged expired sessions');
+  if (result.purged.length) {
+    result.reclaimedBytes = await store.reclaimSpace();
+    log?.info({ sessions: result.purged.length, reclaimedBytes: result.reclaimedBytes }, 'retention: purged expired sessions');
+  }
   return result;
 }
 

@@ -131,6 +131,11 @@ export interface Store extends ReviewStore {
   setLegalHold(id: string, hold: boolean): Promise<void>;
   /** Deletes a session and its events (retention); the caller records the tombstone. */
   deleteSession(id: string): Promise<void>;
+  /**
+   * Gives the space of deleted sessions back to the file system where the backend holds it (after a retention
+   * purge), in short steps that let recording go on. Returns the bytes released (0 where there is nothing to do).
+   */
+  reclaimSpace(): Promise<number>;
 
   /** Appends events atomically (one transaction). */
   appendEvents(events: readonly StoredEvent[]): Promise<void>;

@@ -29,6 +29,16 @@ type Row = Record<string, unknown>;
  */
 const NEXT_SESSION_KEY = '(SELECT max(coalesce((SELECT max(key) FROM sessions), 0), coalesce((SELECT max(session_key) FROM events), 0)) + 1)';
 
+/** `PRAGMA auto_vacuum` of a store that can give free pages back. */
+const INCREMENTAL_VACUUM = 2;
+/** Pages handed back per step of reclaimSpace(): 1 MiB at the default page size, about 3 ms here. */
+const RECLAIM_STEP_PAGES = 256;
+
+/** Events deleted per write transaction when a session is deleted: a few ms each. */
+const DELETE_STEP_EVENTS = 1000;
+/** Compacted blocks (a few hundred KB each) deleted per write transaction. */
+const DELETE_STEP_BLOCKS = 8;
+
 /** Embedded store: one SQLite file (WAL), FTS5 for search. Synchronous underneath, async at the interface. */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
@@ -47,6 +57,9 @@ export class SqliteStore implements Store {
       throw new AirlockError(ErrorCodes.store, `cannot open store ${file}: ${(err as Error).message}`, { cause: err });
     }
     if (file !== ':memory:') chmodSync(file, 0o600); // recordings: owner only (the data dir is 0700 too)
+    // A new store keeps track of its free pages so that reclaimSpace() can hand them back after a retention purge;
+    // this can only be chosen before the first table exists.
+    if (this.db.pragma('user_version', { simple: true }) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -133,23 +146,61 @@ export class SqliteStore implements Store {
     this.db.prepare('UPDATE sessions SET legal_hold = ? WHERE id = ?').run(hold ? 1 : 0, id);
   }
 
+  /**
+   * Deletes a session in steps of DELETE_STEP_EVENTS events (each step one short write transaction, the event loop
+   * free in between), then its blocks and its row: a large session does not stall the sessions being recorded.
+   * Retention calls it after the tombstone, and calls it again if a purge was interrupted part way.
+   */
   async deleteSession(id: string): Promise<void> {
+    // Index entries are deleted with the values they were indexed with: the text from the row, the session's
+    // facts derived again from the session where the row says '' (event-writer.mjs), else as the row holds them.
+    const session = this.db.prepare('SELECT key, subject, connection, protocol, groups FROM sessions WHERE id = ?').get(id) as
+      | { key: number | null; subject: string; connection: string; protocol: string; groups: string }
+      | undefined;
+    const meta = session ? sessionMeta(session) : '';
+    const where = `${eventsWhere(session?.key)} AND seq >= ? AND seq < ?`;
+    const unindex = this.db.prepare(
+      `INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${where} AND search_text IS NOT NULL`,
+    );
+    const remove = this.db.prepare(`DELETE FROM events WHERE ${where}`);
+    const step = this.db.transaction((from: number) => {
+      unindex.run(meta, id, from, from + DELETE_STEP_EVENTS);
+      remove.run(id, from, from + DELETE_STEP_EVENTS);
+    });
+    const last = this.db.prepare(`SELECT max(seq) FROM events WHERE ${eventsWhere(session?.key)}`).pluck().get(id) as number | null;
+    for (let from = 0; last !== null && from <= last; from += DELETE_STEP_EVENTS) {
+      step(from);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const blocks = this.db.prepare(`DELETE FROM event_blocks WHERE id IN (SELECT id FROM event_blocks WHERE session_id = ? LIMIT ${DELETE_STEP_BLOCKS})`);
+    while (blocks.run(id).changes === DELETE_STEP_BLOCKS) await new Promise((resolve) => setImmediate(resolve));
     this.db.transaction(() => {
-      // Index entries are deleted with the values they were indexed with: the text from the row, the session's
-      // facts derived again from the session where the row says '' (event-writer.mjs), else as the row holds them.
-      const session = this.db.prepare('SELECT key, subject, connection, protocol, groups FROM sessions WHERE id = ?').get(id) as
-        | { key: number | null; subject: string; connection: string; protocol: string; groups: string }
-        | undefined;
-      const meta = session ? sessionMeta(session) : '';
-      const where = eventsWhere(session?.key);
-      this.db
-        .prepare(`INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${where} AND search_text IS NOT NULL`)
-        .run(meta, id);
-      this.db.prepare(`DELETE FROM events WHERE ${where}`).run(id);
-      this.db.prepare('DELETE FROM event_blocks WHERE session_id = ?').run(id);
+      // Events recorded meanwhile (there are none for an ended session) go with the row.
+      unindex.run(meta, id, 0, Number.MAX_SAFE_INTEGER);
+      remove.run(id, 0, Number.MAX_SAFE_INTEGER);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
     })();
     this.blocks.forget(id);
+  }
+
+  /**
+   * Moves free pages to the end of the file and truncates it, RECLAIM_STEP_PAGES at a time (each step one short
+   * write transaction; the event loop and the writer thread get their turns between steps). The file shrinks at
+   * the next checkpoint. A store created before incremental auto-vacuum only reuses its free pages.
+   */
+  async reclaimSpace(): Promise<number> {
+    if (this.db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_VACUUM) return 0;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    let released = 0;
+    while (this.db.open && (this.db.pragma('freelist_count', { simple: true }) as number) > 0) {
+      const before = this.db.pragma('page_count', { simple: true }) as number;
+      this.db.pragma(`incremental_vacuum(${RECLAIM_STEP_PAGES})`);
+      const shrunk = before - (this.db.pragma('page_count', { simple: true }) as number);
+      if (shrunk <= 0) break;
+      released += shrunk * pageSize;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return released;
   }
 
   async appendEvents(events: readonly StoredEvent[]): Promise<void> {
