@@ -64,6 +64,12 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await s.deleteSession('s1');
       expect(await s.getSession('s1')).toBeUndefined();
       expect(await s.search({ text: 'drop table' })).toHaveLength(0);
+      let left = 0;
+      for await (const _ of s.readEvents('s1')) left++;
+      expect(left).toBe(0);
+      // Giving the space back leaves what is kept as it was.
+      expect(await s.reclaimSpace()).toBeGreaterThanOrEqual(0);
+      expect((await s.getSession('s2'))?.subject).toBe('bob');
       await s.close();
     });
 
