@@ -18,8 +18,8 @@ export interface TestGateway {
 }
 
 /** A gateway on free loopback ports with its own temp data dir, configured from a plain object. */
-export async function startGateway(raw: Record<string, unknown>, options: { reviews?: ReviewGate } = {}): Promise<TestGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'airlock-gw-'));
+export async function startGateway(raw: Record<string, unknown>, options: { reviews?: ReviewGate; parentDir?: string } = {}): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'airlock-gw-'));
   const config = parseConfig({ listen: { postgres: '127.0.0.1:0' }, ...raw, dataDir }, dataDir);
   const gw = await Gateway.start({ config, path: undefined, dataDir }, { log: silentLogger, reviews: options.reviews });
   return {
