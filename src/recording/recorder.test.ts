@@ -154,9 +154,18 @@ describe('Recorder with a store that takes batches in order (pipelinedWrites)', 
     for (let i = 0; i < 20; i++) s.record('db.query', { mode: 'simple', text: `select '${'x'.repeat(100)}' as w${i}` });
     expect(recorder.healthy).toBe(false);
     expect(recorder.unhealthyReason).toMatch(/behind/);
+    // A stream recorded whole is held until the backlog is down to half the limit.
+    let roomAt: number | undefined;
+    const room = recorder.room();
+    expect(room).toBeInstanceOf(Promise);
+    void room!.then(() => (roomAt = recorder.backlog));
+    await sleep(5);
+    expect(roomAt).toBeUndefined();
     const flushed = recorder.flush();
     for (let i = 0; i < 20; i++, await sleep(1)) for (const c of fake.calls) c.settle();
     await flushed;
+    expect(roomAt).toBeLessThanOrEqual(1000);
+    expect(recorder.room()).toBeUndefined();
     expect(recorder.healthy).toBe(true);
     expect(fake.applied).toHaveLength(31);
   });

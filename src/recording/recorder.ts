@@ -81,6 +81,8 @@ export class Recorder {
   private lastWriteMs = 0;
   /** Unset costs nothing per event: it is looked at once per batch. */
   onWritten: WrittenObserver | undefined;
+  /** Streams held by room(), let go once the backlog is down to half its limit. */
+  private roomWaiters: (() => void)[] = [];
 
   constructor(
     readonly store: Store,
@@ -108,6 +110,22 @@ export class Recorder {
 
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Characters of event JSON queued or being written. */
+  get backlog(): number {
+    return this.backlogChars;
+  }
+
+  /**
+   * Undefined while the backlog is under its limit; past it, a promise that resolves once the backlog is down to
+   * half of it. A stream that is recorded whole (a terminal's output) waits on it before reading on, so while the
+   * store cannot keep up (or cannot write at all: a full disk) the stream is held instead of the backlog growing
+   * without bound.
+   */
+  room(): Promise<void> | undefined {
+    if (this.backlogChars < this.maxBacklogChars) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
   async open(info: SessionInfo): Promise<SessionRecorder> {
@@ -208,6 +226,9 @@ export class Recorder {
   private written(batch: InFlight, started: number): void {
     this.inflight.splice(this.inflight.indexOf(batch), 1);
     this.backlogChars -= batch.chars;
+    if (this.roomWaiters.length && this.backlogChars <= this.maxBacklogChars / 2) {
+      for (const resolve of this.roomWaiters.splice(0)) resolve();
+    }
     this.lastWriteMs = performance.now() - started;
     this.onWritten?.(batch.events, this.lastWriteMs);
     if (this.failed.length > 0) {
@@ -317,6 +338,11 @@ export class SessionRecorder {
 
   get healthy(): boolean {
     return this.recorder.healthy;
+  }
+
+  /** See Recorder.room(). */
+  room(): Promise<void> | undefined {
+    return this.recorder.room();
   }
 
   get eventCount(): number {

@@ -10,7 +10,7 @@ import type { EngineContext, EngineFactory, ProtocolEngine } from '../protocols/
 import { PostgresEngine } from '../protocols/postgres/engine.ts';
 import { SshEngine } from '../protocols/ssh/engine.ts';
 import { KeyRing } from '../recording/keys.ts';
-import { Recorder } from '../recording/recorder.ts';
+import { Recorder, type RecorderOptions } from '../recording/recorder.ts';
 import type { ReviewGate } from '../reviews/types.ts';
 import { ReviewService } from '../reviews/service.ts';
 import { buildApi } from '../api/app.ts';
@@ -40,6 +40,7 @@ export interface GatewayOptions {
   readonly log?: Logger;
   readonly store?: Store;
   readonly reviews?: ReviewGate;
+  readonly recorder?: RecorderOptions;
 }
 
 /** The running gateway: store, recorder, engines and their listeners. The only place that wires everything. */
@@ -66,7 +67,7 @@ export class Gateway {
     mkdirSync(loaded.dataDir, { recursive: true, mode: 0o700 });
     const store = options.store ?? openStore(loaded.dataDir);
     const keys = KeyRing.load(loaded.dataDir);
-    const recorder = new Recorder(store, keys, log);
+    const recorder = new Recorder(store, keys, log, options.recorder);
     const recovered = await recorder.recoverInterrupted();
     if (recovered) log.warn({ sessions: recovered }, 'sealed sessions left open by an earlier run');
     const tokens = new TokenService(store);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import type { RecorderOptions } from '../../src/recording/recorder.ts';
 import type { ReviewGate } from '../../src/reviews/types.ts';
 import { Gateway } from '../../src/server/gateway.ts';
 import type { PgServer } from './postgres.ts';
@@ -18,10 +19,13 @@ export interface TestGateway {
 }
 
 /** A gateway on free loopback ports with its own temp data dir, configured from a plain object. */
-export async function startGateway(raw: Record<string, unknown>, options: { reviews?: ReviewGate; parentDir?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  raw: Record<string, unknown>,
+  options: { reviews?: ReviewGate; parentDir?: string; recorder?: RecorderOptions } = {},
+): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'airlock-gw-'));
   const config = parseConfig({ listen: { postgres: '127.0.0.1:0' }, ...raw, dataDir }, dataDir);
-  const gw = await Gateway.start({ config, path: undefined, dataDir }, { log: silentLogger, reviews: options.reviews });
+  const gw = await Gateway.start({ config, path: undefined, dataDir }, { log: silentLogger, reviews: options.reviews, recorder: options.recorder });
   return {
     gw,
     dataDir,

@@ -166,7 +166,9 @@ export class SessionChannel {
     if (this.exit || this.targetClosed) this.onTargetExit();
     t.once('end', step);
     t.stderr.once('end', step);
-    pump(t.stderr, c.stderr, (b) => log.add('stderr', b));
+    // Output waits while the recording is too far behind the store (a full disk): held, never dropped.
+    const room = () => this.s.rec?.room();
+    pump(t.stderr, c.stderr, (b) => log.add('stderr', b), room);
 
     if (kind === 'sftp') {
       new SftpRelay({ session: this.s, channel: this.id, client: c, target: t }).start();
@@ -179,12 +181,12 @@ export class SessionChannel {
       pump(t, c, (b) => {
         log.add('stdout', b);
         input.observeOutput(b);
-      });
+      }, room);
       input.start();
       return;
     }
-    pump(t, c, (b) => log.add('stdout', b));
-    pump(c, t, (b) => log.add('stdin', b));
+    pump(t, c, (b) => log.add('stdout', b), room);
+    pump(c, t, (b) => log.add('stdin', b), room);
     c.on('end', () => t.end());
   }
 

@@ -3,12 +3,22 @@ import type { Readable, Writable } from 'node:stream';
 /**
  * Moves data from `from` to `to` honouring backpressure: when `to.write()` says its buffer is full,
  * `from` is paused until `to` drains. With ssh2 channels a paused reader stops granting window to its
- * peer, so the sender stops too and memory stays bounded by the SSH windows on both sides.
+ * peer, so the sender stops too and memory stays bounded by the SSH windows on both sides. `room`, when it
+ * returns a promise (the recording's backlog is full), holds `from` the same way until it resolves.
  */
-export function pump(from: Readable, to: Writable, observe?: (chunk: Buffer) => void): void {
+export function pump(from: Readable, to: Writable, observe?: (chunk: Buffer) => void, room?: () => Promise<void> | undefined): void {
+  let holds = 0;
+  const hold = (until: Promise<void>) => {
+    if (holds++ === 0) from.pause();
+    void until.then(() => {
+      if (--holds === 0) from.resume();
+    });
+  };
   from.on('data', (chunk: Buffer) => {
     observe?.(chunk);
-    writeOrPause(to, from, chunk);
+    if (!to.write(chunk)) hold(new Promise((resolve) => to.once('drain', resolve)));
+    const wait = room?.();
+    if (wait) hold(wait);
   });
 }
 

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientChannel } from 'ssh2';
+import { startSshd, type SshdServer } from '../harness/sshd.ts';
+import { startGateway, type TestGateway } from '../harness/gateway.ts';
+import { mountSmallDisk, type SmallDisk } from '../harness/small-disk.ts';
+import { waitFor } from '../harness/wait.ts';
+import { verifyStore } from '../../src/recording/verify.ts';
+import { endedSession, gatewayClient, makeClientKey, registerKey, sessionEvents, sshConnection, type ClientKey } from './helpers.ts';
+
+// The gateway's data dir on a 32 MiB tmpfs that the test fills up while a terminal prints: SQLite gets ENOSPC.
+const disk = mountSmallDisk(32);
+const skip = typeof disk === 'string' ? disk : undefined;
+if (skip) console.warn(`ssh full-disk test skipped: ${skip}`);
+
+/** What the recording may hold back before a terminal's output is held (small, so the test reaches it soon). */
+const BACKLOG = 1024 * 1024;
+
+let sshd: SshdServer;
+let gw: TestGateway;
+let alice: ClientKey;
+
+beforeAll(async () => {
+  if (skip) return;
+  sshd = await startSshd();
+  gw = await startGateway(
+    { listen: { ssh: '127.0.0.1:0' }, connections: { 'web-01': await sshConnection(sshd) } },
+    { parentDir: (disk as SmallDisk).dir, recorder: { maxBacklogChars: BACKLOG } },
+  );
+  alice = await makeClientKey('alice');
+  await registerKey(gw.gw.store, alice, 'alice', ['ops']);
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await sshd?.stop();
+  await alice?.remove();
+  if (typeof disk !== 'string') disk.unmount();
+});
+
+describe.skipIf(skip !== undefined)('a full disk under a terminal session', () => {
+  it('holds the output while the recording cannot be written, then delivers and records all of it', async () => {
+    const small = disk as SmallDisk;
+    const since = Date.now();
+    const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
+    // 9 MB of random bytes as one 12 MB base64 line on a terminal (recorded whole, and barely compressible).
+    const ch = await new Promise<ClientChannel>((resolve, reject) =>
+      client.exec('head -c 9000000 /dev/urandom | base64 -w 0; echo; echo done', { pty: true }, (err, c) => (err ? reject(err) : resolve(c))),
+    );
+    let received = '';
+    ch.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const exited = new Promise<number>((resolve) => ch.on('exit', (code: number) => resolve(code)));
+    await waitFor(() => received.length > 1_000_000, { timeoutMs: 20_000, description: 'the first megabyte' });
+
+    small.fill();
+    // The store fails, the backlog reaches its limit and the output stops: no growth for a second.
+    await waitFor(() => !gw.gw.recorder.healthy, { timeoutMs: 20_000, description: 'the recorder to fall behind' });
+    let last = -1;
+    await waitFor(
+      async () => {
+        const now = received.length;
+        const still = now === last;
+        last = now;
+        await new Promise((r) => setTimeout(r, 1000));
+        return still && received.length === now;
+      },
+      { timeoutMs: 30_000, description: 'the output to be held' },
+    );
+    expect(received).not.toContain('done');
+    // What waits in memory stays near the limit (one more coalesced output event at most), not the 12 MB.
+    expect(gw.gw.recorder.backlog).toBeLessThan(BACKLOG + 512 * 1024);
+
+    small.free();
+    expect(await exited).toBe(0);
+    await waitFor(() => received.includes('done'), { timeoutMs: 20_000, description: 'the rest of the output' });
+    client.end();
+
+    const s = await endedSession(gw.gw.store, 'alice', since, 30_000);
+    const recorded = (await sessionEvents(gw.gw.store, s.id))
+      .filter((e) => e.type === 'ssh.output' && e.data.stream === 'stdout')
+      .map((e) => String(e.data.data))
+      .join('');
+    const line = received.slice(0, received.indexOf('\r\n'));
+    expect(line.length).toBe(12_000_000);
+    expect(/[^A-Za-z0-9+/]/.test(line)).toBe(false);
+    expect(recorded).toBe(received);
+    expect((await verifyStore(gw.gw.store, gw.gw.keys.keys)).breaks).toEqual([]);
+  });
+});
