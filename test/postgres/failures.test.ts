@@ -6,6 +6,7 @@ import { startGateway, pgConnection, type TestGateway } from '../harness/gateway
 import { RawPgClient } from '../harness/raw-pg-client.ts';
 import { freePort } from '../harness/ports.ts';
 import { encodeAuthenticationOk, encodeBackendKeyData, encodeReadyForQuery, decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
+import { encodeQuery } from '../../src/protocols/postgres/codec/frontend.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 
 let server: PgServer;
@@ -127,6 +128,66 @@ describe('failures end only the affected session', () => {
     const all = await events(s.id);
     // Nothing was lost: the events queued while the store failed were written once it recovered.
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i));
+  });
+});
+
+describe('a recording store that cannot keep up', () => {
+  it('holds a client that pipelines statements: the backlog stays bounded, and every statement runs and is recorded once it catches up', async () => {
+    const backlog = 32 * 1024;
+    const g = await startGateway({ connections: { app: pgConnection(server) } }, { recorder: { maxBacklogChars: backlog } });
+    try {
+      const t = await g.token('alice', ['dba']);
+      const raw = await RawPgClient.login(g.pgPort, 'alice', 'app', t);
+      // The store takes no write until released: what is recorded waits in the gateway's memory.
+      const store = g.gw.store as unknown as { appendEvents: (e: readonly StoredEvent[]) => Promise<void> };
+      const original = store.appendEvents.bind(store);
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      store.appendEvents = async (e) => {
+        await released;
+        return original(e);
+      };
+      let ready = 0;
+      const errors: string[] = [];
+      raw.onFrame = (f) => {
+        if (f.code === 0x5a) ready++;
+        if (f.code === 0x45) errors.push(decodeErrorFields(f.body).C ?? '');
+      };
+      const n = 20_000;
+      raw.socket.write(Buffer.concat(Array.from({ length: n }, (_, i) => encodeQuery(`select ${i}`))));
+      await new Promise((r) => setTimeout(r, 500));
+      // Held after the limit: a few hundred statements were taken, not 20,000, and the backlog is near its limit.
+      expect(ready).toBeGreaterThan(0);
+      expect(ready).toBeLessThan(n / 4);
+      expect(g.gw.recorder.backlog).toBeLessThan(backlog + 4096);
+      const heldAt = ready;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ready).toBe(heldAt);
+
+      store.appendEvents = original;
+      release();
+      for (let i = 0; i < 500 && ready < n; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(ready).toBe(n);
+      // A store that is slow, not failing: the client waited instead of being refused, and every statement ran.
+      expect(errors).toEqual([]);
+      raw.end();
+      await raw.closed;
+      let s;
+      for (let i = 0; i < 200 && !s; i++) {
+        [s] = (await g.gw.store.listSessions({ user: 'alice' })).filter((x) => x.endedAt !== null);
+        if (!s) await new Promise((r) => setTimeout(r, 20));
+      }
+      const seqs: number[] = [];
+      let statements = 0;
+      for await (const e of g.gw.store.readEvents(s!.id)) {
+        seqs.push(e.seq);
+        if (e.type === 'db.query') statements++;
+      }
+      expect(seqs).toEqual(seqs.map((_, i) => i));
+      expect(statements).toBe(n);
+    } finally {
+      await g.stop();
+    }
   });
 });
 

@@ -69,6 +69,8 @@ export class PgSession {
   private virtualAbort = false;
   private skipUntilSync: Buffer | undefined;
   private holding = false;
+  /** The recording's backlog is full: the client's stream waits (see checkRoom). */
+  private waitingRoom = false;
   private ended = false;
   /** Between CopyInResponse and the client's CopyDone / CopyFail, and between CopyOutResponse and CopyDone. */
   private copyingIn = false;
@@ -127,17 +129,35 @@ export class PgSession {
   private drainClient(): void {
     if (this.ended) return;
     try {
-      while (!this.holding) {
+      while (!this.holding && !this.waitingRoom) {
         if (this.copyingIn && !this.skipUntilSync) this.relayCopyData(this.clientReader, this.toTargetWrites);
         const frame = this.clientReader.next();
         if (!frame) break;
         this.onClientFrame(frame);
+        this.checkRoom();
       }
       this.flushRun();
     } catch (err) {
       this.protocolFailure(err, 'client');
     }
-    if (this.holding) this.client.pause();
+    if (this.holding || this.waitingRoom) this.client.pause();
+  }
+
+  /**
+   * Past the recording's backlog limit (a store that cannot keep up, a full disk) the client's later messages wait
+   * in the reader and socket, as during a review, until there is room: statements are refused meanwhile (see
+   * `decide`), and even the record of each refusal is bounded.
+   */
+  private checkRoom(): void {
+    const room = this.rec.room();
+    if (!room) return;
+    this.waitingRoom = true;
+    void room.then(() => {
+      this.waitingRoom = false;
+      if (this.ended || this.holding) return;
+      this.client.resume();
+      this.drainClient();
+    });
   }
 
   /** Client frames on their way to the target: unchanged ones that lie next to each other go out as one write. */
@@ -155,7 +175,7 @@ export class PgSession {
     if (!this.target.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       this.target.once('drain', () => {
-        if (!this.holding) this.client.resume();
+        if (!this.holding && !this.waitingRoom) this.client.resume();
       });
     }
   }
@@ -316,7 +336,7 @@ export class PgSession {
         this.holding = false;
         then(approved, why);
         this.flushRun();
-        this.client.resume();
+        if (!this.waitingRoom) this.client.resume();
         this.drainClient();
       });
   }
