@@ -35,7 +35,7 @@ const INCREMENTAL_VACUUM = 2;
 const RECLAIM_STEP_PAGES = 256;
 
 /** Events deleted per write transaction when a session is deleted: a few ms each. */
-const DELETE_STEP_EVENTS = 1000;
+const DELETE_STEP_EVENTS = 500;
 /** Compacted blocks (a few hundred KB each) deleted per write transaction. */
 const DELETE_STEP_BLOCKS = 8;
 
