@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
-import { silentLogger } from '../../src/core/logger.ts';
+import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import type { RecorderOptions } from '../../src/recording/recorder.ts';
 import type { ReviewGate } from '../../src/reviews/types.ts';
 import { Gateway } from '../../src/server/gateway.ts';
@@ -21,11 +21,11 @@ export interface TestGateway {
 /** A gateway on free loopback ports with its own temp data dir, configured from a plain object. */
 export async function startGateway(
   raw: Record<string, unknown>,
-  options: { reviews?: ReviewGate; parentDir?: string; recorder?: RecorderOptions } = {},
+  options: { reviews?: ReviewGate; parentDir?: string; recorder?: RecorderOptions; log?: Logger } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'airlock-gw-'));
   const config = parseConfig({ listen: { postgres: '127.0.0.1:0' }, ...raw, dataDir }, dataDir);
-  const gw = await Gateway.start({ config, path: undefined, dataDir }, { log: silentLogger, reviews: options.reviews, recorder: options.recorder });
+  const gw = await Gateway.start({ config, path: undefined, dataDir }, { log: options.log ?? silentLogger, reviews: options.reviews, recorder: options.recorder });
   return {
     gw,
     dataDir,
