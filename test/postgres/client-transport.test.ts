@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgServer } from '../harness/postgres.ts';
+import { pgBinDir, run, startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { psql } from '../harness/clients.ts';
 import { encodePassword, encodeStartup } from '../../src/protocols/postgres/codec/frontend.ts';
@@ -12,24 +15,24 @@ import { GSSENC_REQUEST } from '../../src/protocols/postgres/codec/codes.ts';
 const hostAddress = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4')?.address;
 if (!hostAddress) console.warn('non-loopback client test skipped: this host has no non-loopback IPv4 address');
 
-let pg: PgServer;
+let server: PgServer;
 let local: TestGateway;
 let exposed: TestGateway | undefined;
 let token: string;
 
 beforeAll(async () => {
-  pg = await startPostgres();
-  local = await startGateway({ connections: { app: pgConnection(pg) } });
+  server = await startPostgres();
+  local = await startGateway({ connections: { app: pgConnection(server) } });
   token = await local.token('alice', ['dba']);
   if (hostAddress) {
-    exposed = await startGateway({ listen: { postgres: `${hostAddress}:0` }, connections: { app: pgConnection(pg) } });
+    exposed = await startGateway({ listen: { postgres: `${hostAddress}:0` }, connections: { app: pgConnection(server) } });
   }
 });
 
 afterAll(async () => {
   await exposed?.stop();
   await local?.stop();
-  await pg?.stop();
+  await server?.stop();
 });
 
 /** Reads from a raw socket until `n` bytes have arrived. */
@@ -67,6 +70,34 @@ describe('client transport', () => {
     socket.destroy();
   });
 
+  it('psql, pgbench, node-postgres and psycopg2 over TLS, verifying the generated certificate', async () => {
+    const rootcert = join(local.dataDir, 'tls', 'gateway.crt');
+    const p = await psql({ port: local.pgPort, user: 'alice', password: token, database: 'app', sslmode: 'verify-full', sslrootcert: rootcert }, ['-At', '-c', 'select ssl from pg_stat_ssl where pid = pg_backend_pid()']);
+    expect(p.stderr).toBe('');
+    // The gateway's own connection to this target is plain; TLS is between the client and the gateway.
+    expect(p.stdout.trim()).toBe('f');
+    const env = { PGPASSWORD: token, PGSSLMODE: 'verify-full', PGSSLROOTCERT: rootcert };
+    const init = await run(join(pgBinDir(), 'pgbench'), ['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(local.pgPort), '-U', 'alice', 'app'], { env });
+    expect(init.code, init.stderr).toBe(0);
+    const bench = await run(join(pgBinDir(), 'pgbench'), ['-n', '-S', '-t', '20', '-c', '2', '-M', 'extended', '-h', '127.0.0.1', '-p', String(local.pgPort), '-U', 'alice', 'app'], { env });
+    expect(bench.code, bench.stderr).toBe(0);
+    expect(bench.stdout).toMatch(/number of transactions actually processed: 40\/40/);
+    const client = new pg.Client({ host: '127.0.0.1', port: local.pgPort, user: 'alice', password: token, database: 'app', ssl: { ca: readFileSync(rootcert, 'utf8') } });
+    await client.connect();
+    expect((await client.query('select $1::int * 2 as n', [21])).rows[0].n).toBe(42);
+    await client.end();
+    const py = [
+      'import psycopg2, sys',
+      `c = psycopg2.connect(host="127.0.0.1", port=${local.pgPort}, user="alice", password=sys.argv[1], dbname="app", sslmode="verify-full", sslrootcert=sys.argv[2])`,
+      'cur = c.cursor()',
+      'cur.execute("select %s::int + 1", (41,))',
+      'print(cur.fetchone()[0])',
+    ].join('\n');
+    const r = await run('/usr/bin/python3', ['-c', py, token, rootcert]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('42');
+  });
+
   it.skipIf(!hostAddress)('refuses a token in clear from a client off the gateway host, and takes it over TLS', async () => {
     const gw = exposed!;
     const t = await gw.token('alice', ['dba']);
@@ -77,7 +108,9 @@ describe('client transport', () => {
     // Refused before the password was asked for: no session, nothing recorded.
     expect(await gw.gw.store.listSessions({ user: 'alice' })).toEqual([]);
 
-    const secure = await psql({ ...target, sslmode: 'require' }, ['-At', '-c', 'select 42']);
+    // The generated certificate names this host's addresses: the client verifies it against a copy of it.
+    const rootcert = join(gw.dataDir, 'tls', 'gateway.crt');
+    const secure = await psql({ ...target, sslmode: 'verify-full', sslrootcert: rootcert }, ['-At', '-c', 'select 42']);
     expect(secure.stderr).toBe('');
     expect(secure.stdout.trim()).toBe('42');
     const [s] = await gw.gw.store.listSessions({ user: 'alice' });
