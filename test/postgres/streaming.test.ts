@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { RawPgClient } from '../harness/raw-pg-client.ts';
+import pg from 'pg';
+import { encodeQuery } from '../../src/protocols/postgres/codec/frontend.ts';
 
 let server: PgServer;
 let gw: TestGateway;
@@ -16,7 +18,51 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** CopyData messages carrying `total` bytes of `id\tpayload` text rows, 64 KiB of rows each; returns them and the row count. */
+function copyData(total: number): { bytes: Buffer; rows: number } {
+  const row = (i: number) => `${i}\t${'y'.repeat(100)}\n`;
+  const parts: Buffer[] = [];
+  let rows = 0;
+  for (let size = 0; size < total; ) {
+    let text = '';
+    while (text.length < 64 * 1024) text += row(rows++);
+    const body = Buffer.from(text);
+    const header = Buffer.alloc(5);
+    header[0] = 0x64;
+    header.writeInt32BE(body.length + 4, 1);
+    parts.push(header, body);
+    size += body.length + 5;
+  }
+  return { bytes: Buffer.concat(parts), rows };
+}
+
 describe('streaming', () => {
+  it('stops reading a fast client while the target is not reading (backpressure toward the target)', async () => {
+    await server.sql('create table copy_target (id int, payload text)');
+    // A transaction that holds the table: PostgreSQL does not read the COPY until it gets the lock.
+    const holder = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('lock table copy_target in access exclusive mode');
+    const token = await gw.token('alice', ['dba']);
+    const client = await RawPgClient.login(gw.pgPort, 'alice', 'app', token);
+    const done = client.until('C', 'E');
+    const { bytes, rows } = copyData(96 * 1024 * 1024);
+    // The statement, all the data and CopyDone at once, as a client may pipeline them.
+    client.socket.write(Buffer.concat([encodeQuery('copy copy_target from stdin'), bytes, Buffer.from([0x63, 0, 0, 0, 4])]));
+    await new Promise((r) => setTimeout(r, 1500));
+    // Most of it is still in the client's own buffer: the gateway took only what the sockets between hold.
+    expect(client.socket.writableLength).toBeGreaterThan(48 * 1024 * 1024);
+    await holder.query('commit');
+    await holder.end();
+    const tag = await done;
+    expect(tag.body.toString('utf8', 0, tag.body.length - 1)).toBe(`COPY ${rows}`);
+    expect(client.socket.writableLength).toBe(0);
+    client.end();
+    await client.closed;
+  }, 60_000);
+
+
   it('relays a 1 GB result with bounded gateway memory, through a slow reader (backpressure)', async () => {
     const token = await gw.token('alice', ['dba']);
     const client = await RawPgClient.login(gw.pgPort, 'alice', 'app', token);
@@ -51,7 +97,7 @@ describe('streaming', () => {
     await client.closed;
     let s;
     for (let i = 0; i < 200 && !s; i++) {
-      [s] = await gw.gw.store.listSessions({ open: false });
+      s = (await gw.gw.store.listSessions({ open: false })).find((x) => x.bytesOut > 1_000_000_000);
       if (!s) await new Promise((r) => setTimeout(r, 20));
     }
     const events = [];
