@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgServer } from '../harness/postgres.ts';
+import { join } from 'node:path';
+import { pgBinDir, run, startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { psql } from '../harness/clients.ts';
 
@@ -84,6 +85,23 @@ describe('psql through the gateway', () => {
     const r = await psql({ port: gw.pgPort, user: 'alice', password: token, database: 'pg-ops' }, ['-c', 'select 1'], { env: { PGOPTIONS: '' } });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('may not use connection "pg-ops"');
+  });
+
+  it('refuses replication connections (physical and logical) before asking for a token', async () => {
+    const token = await gw.token('alice', ['dba']);
+    for (const mode of ['database', 'true']) {
+      const r = await psql({ port: gw.pgPort, user: 'alice', password: token, database: `pg-main replication=${mode}` }, ['-c', 'IDENTIFY_SYSTEM']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`Airlock does not relay replication connections (replication=${mode})`);
+    }
+    const backup = await run(join(pgBinDir(), 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(gw.pgPort), '-U', 'alice', '-d', 'dbname=pg-main', '-D', '-', '-Ft', '-X', 'none'], {
+      env: { PGPASSWORD: token },
+    });
+    expect(backup.code).not.toBe(0);
+    expect(backup.stderr).toContain('Airlock does not relay replication connections');
+    // replication=false is an ordinary session.
+    const plain = await psql({ port: gw.pgPort, user: 'alice', password: token, database: 'pg-main replication=false' }, ['-At', '-c', 'select 1']);
+    expect(plain.stdout.trim()).toBe('1');
   });
 
   it('works over TLS with the generated certificate', async () => {

@@ -27,6 +27,8 @@ interface ClientStartup {
 }
 
 /** Startup parameters the gateway consumes itself; everything else reaches the target unchanged. */
+/** Values of the `replication` startup parameter that ask for an ordinary session. */
+const NOT_REPLICATION = new Set(['false', 'off', 'no', '0']);
 const GATEWAY_PARAMS = new Set(['user', 'database']);
 
 /**
@@ -64,6 +66,11 @@ export class PostgresEngine implements ProtocolEngine {
     const database = params.get('database') || user;
     if (!startup.tls && !isLoopback(raw.remoteAddress)) {
       throw new AirlockError(ErrorCodes.tlsRequired, 'Airlock requires TLS for clients that are not on the gateway host; connect with sslmode=require', { expose: true });
+    }
+    // A replication connection streams the cluster's data files or its whole change stream (BASE_BACKUP,
+    // START_REPLICATION): nothing a statement policy can judge, so it is not relayed at all.
+    if (!NOT_REPLICATION.has((params.get('replication') ?? 'false').toLowerCase())) {
+      throw new AirlockError(ErrorCodes.forbidden, `Airlock does not relay replication connections (replication=${params.get('replication')})`, { expose: true });
     }
 
     // Authentication: cleartext password over TLS or loopback carries the access token.
