@@ -19,6 +19,8 @@ beforeAll(async () => {
       'pg-trust': pgConnection(pg, {}, 'trust'),
       'pg-scram': pgConnection(pg, {}, 'scram'),
       'pg-ops': pgConnection(pg, { allow: ['ops'] }),
+      'pg-guarded': pgConnection(pg, { policy: { deny: [{ name: 'no-role-change', patterns: ['(?i)^SET\\s+role\\b'] }] } }),
+      'pg-no-set': pgConnection(pg, { policy: { deny: [{ name: 'no-set', statements: ['set'] }] } }),
     },
   });
 });
@@ -85,6 +87,35 @@ describe('psql through the gateway', () => {
     const r = await psql({ port: gw.pgPort, user: 'alice', password: token, database: 'pg-ops' }, ['-c', 'select 1'], { env: { PGOPTIONS: '' } });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('may not use connection "pg-ops"');
+  });
+
+  it('puts startup settings to the policy as SET statements: options=-c role=… cannot get round a rule', async () => {
+    await pg.sql('CREATE ROLE boss');
+    const token = await gw.token('alice', ['dba']);
+    const t = (database: string) => ({ port: gw.pgPort, user: 'alice', password: token, database });
+    const refused = await psql(t("pg-guarded options='-c role=boss'"), ['-At', '-c', 'select current_user']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('Airlock: startup setting role refused');
+    // The same database without the rule: the role is taken, as PostgreSQL does with PGOPTIONS.
+    const direct = await psql(t("pg-main options='-c role=boss'"), ['-At', '-c', 'select current_user']);
+    expect(direct.stdout.trim()).toBe('boss');
+    // Other settings pass through unchanged.
+    const allowed = await psql(t("pg-guarded options='-c search_path=pg_catalog'"), ['-At', '-c', 'show search_path']);
+    expect(allowed.stderr).toBe('');
+    expect(allowed.stdout.trim()).toBe('pg_catalog');
+    // The refusal is recorded, with the rule, and the session ends before the target is reached.
+    let s;
+    for (let i = 0; i < 200 && !s; i++) {
+      s = (await gw.gw.store.listSessions({ user: 'alice', connection: 'pg-guarded' })).find((x) => x.endReason === 'startup_setting_denied');
+      if (!s) await new Promise((r) => setTimeout(r, 20));
+    }
+    const events = [];
+    for await (const e of gw.gw.store.readEvents(s!.id)) events.push(e);
+    expect(events.find((e) => e.type === 'policy.deny')?.data).toMatchObject({ text: "SET role TO 'boss'", rule: 'no-role-change', startup: true });
+    // A rule against every SET leaves the wire-format settings psql sends on every connection alone.
+    const plain = await psql(t('pg-no-set'), ['-At', '-c', 'select 1']);
+    expect(plain.stderr).toBe('');
+    expect((await psql(t("pg-no-set options='-c work_mem=64MB'"), ['-At', '-c', 'select 1'])).stderr).toContain('startup setting work_mem refused');
   });
 
   it('refuses replication connections (physical and logical) before asking for a token', async () => {

@@ -16,6 +16,7 @@ import { CancelKeys } from './cancel-keys.ts';
 import { fatalFor } from './errors.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 import { PgSession } from './session.ts';
+import { settingStatement, startupSettings } from './startup-settings.ts';
 import { TargetStartupError, connectTarget, type TargetSession } from './target.ts';
 
 interface ClientStartup {
@@ -27,9 +28,9 @@ interface ClientStartup {
 }
 
 /** Startup parameters the gateway consumes itself; everything else reaches the target unchanged. */
+const GATEWAY_PARAMS = new Set(['user', 'database']);
 /** Values of the `replication` startup parameter that ask for an ordinary session. */
 const NOT_REPLICATION = new Set(['false', 'off', 'no', '0']);
-const GATEWAY_PARAMS = new Set(['user', 'database']);
 
 /**
  * PostgreSQL adapter. The client authenticates to the gateway with its access token as the password and
@@ -100,6 +101,7 @@ export class PostgresEngine implements ProtocolEngine {
     const rec = await this.ctx.recorder.open({
       protocol: 'postgres', connection: database, identity, clientAddress, application: params.get('application_name') ?? null,
     });
+    if (this.refuseStartupSetting(socket, params, identity, database, rec)) return;
     let target: TargetSession;
     try {
       target = await connectTarget(connection, targetParams, this.ctx.config.limits.maxFrameBytes);
@@ -122,6 +124,28 @@ export class PostgresEngine implements ProtocolEngine {
     socket.write(Buffer.concat(hello));
     const clientRemainder = reader.detach();
     this.startSession(socket, target, identity, database, rec, clientRemainder, key.pid);
+  }
+
+  /**
+   * Puts the settings the client asked for at startup (`options=-c role=…`, a `search_path` parameter) to the
+   * connection's policy as the SET statements they stand for: otherwise they would change the session, `role`
+   * included, without the policy seeing them. A denied one (or one a rule would hold for review, which cannot wait
+   * at startup) is recorded and ends the session with a FATAL error before the target is reached.
+   */
+  private refuseStartupSetting(socket: Socket, params: ReadonlyMap<string, string>, identity: Identity, connectionName: string, rec: SessionRecorder): boolean {
+    const { policy, storedMasker } = this.ctx.policies.get(connectionName);
+    for (const setting of startupSettings(params)) {
+      const text = settingStatement(setting);
+      const d = policy.decide({ protocol: 'postgres', kind: 'query', text }, identity);
+      if (d.action === 'allow') continue;
+      const reason = d.action === 'deny' ? d.reason : `${d.reason}; a startup setting cannot wait for a review: SET it once connected`;
+      const masked = storedMasker(randomBytes(32)).maskText(text);
+      rec.record('policy.deny', { text: masked, rule: d.rule, reason, startup: true }, { searchText: masked, outcome: 'denied' });
+      void rec.end('startup_setting_denied').catch(() => {});
+      socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: startup setting ${setting.name} refused: ${reason}`, detail: `rule: ${d.rule}` }));
+      return true;
+    }
+    return false;
   }
 
   private startSession(socket: Socket, target: TargetSession, identity: Identity, connectionName: string, rec: SessionRecorder, clientRemainder: Buffer, cancelPid: number): void {
