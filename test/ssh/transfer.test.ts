@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
 import { startGateway, type TestGateway } from '../harness/gateway.ts';
+import { waitFor } from '../harness/wait.ts';
 import { clientOptions, descendantPids, endedSession, makeClientKey, signalAll, registerKey, run, sessionEvents, ssh, sshConnection, type ClientKey } from './helpers.ts';
 
 let sshd: SshdServer;
@@ -83,11 +84,23 @@ describe('file transfer through the gateway', () => {
       run('scp', [...mode, ...clientOptions(gw.sshPort, key.file).map((a) => (a === '-p' ? '-P' : a)), '-q', from, to], { timeoutMs: 180_000, onSpawn });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const since = Date.now();
+    /** Waits until the `n`th transfer of this test (0: upload, 1: download) has its channel open, and a little more. */
+    const transferStarted = async (n: number) => {
+      await waitFor(
+        async () => {
+          const s = (await gw.gw.store.listSessions({ user: 'alice', protocol: 'ssh', since })).reverse()[n];
+          return s && (await sessionEvents(gw.gw.store, s.id)).some((e) => e.type === 'ssh.exec' || e.type === 'ssh.subsystem');
+        },
+        { timeoutMs: 30_000, description: `transfer ${n} to start` },
+      );
+      await sleep(300);
+    };
 
     let up!: Awaited<ReturnType<typeof scp>>;
     const upGrowth = await peakGrowth(async () => {
       const done = scp(local, `${LOGIN}@127.0.0.1:${remote}`);
-      await sleep(500);
+      // Stop the target once the transfer runs, not during its handshake (which takes longer on a loaded machine).
+      await transferStarted(0);
       const target = await descendantPids(sshd.pid);
       signalAll(target, 'SIGSTOP');
       await sleep(1500);
@@ -99,7 +112,7 @@ describe('file transfer through the gateway', () => {
     const downGrowth = await peakGrowth(async () => {
       let pid = 0;
       const done = scp(`${LOGIN}@127.0.0.1:${remote}`, back, (p) => (pid = p));
-      await sleep(500);
+      await transferStarted(1);
       signalAll([pid], 'SIGSTOP');
       await sleep(1500);
       signalAll([pid], 'SIGCONT');
