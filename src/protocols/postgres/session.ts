@@ -145,8 +145,8 @@ export class PgSession {
 
   /**
    * Past the recording's backlog limit (a store that cannot keep up, a full disk) the client's later messages wait
-   * in the reader and socket, as during a review, until there is room: statements are refused meanwhile (see
-   * `decide`), and even the record of each refusal is bounded.
+   * in the reader and socket, as during a review, until there is room. A store that fails has had statements
+   * refused before that (see `decide`); holding the client bounds even the records of those refusals.
    */
   private checkRoom(): void {
     const room = this.rec.room();

@@ -18,7 +18,7 @@ describe('startup settings', () => {
       ['user', 'alice'], ['database', 'app'], ['replication', 'false'], ['application_name', 'psql'], ['client_encoding', 'UTF8'],
       ['DateStyle', 'ISO'], ['TimeZone', 'UTC'], ['extra_float_digits', '3'], ['search_path', 'app'], ['options', '-c role=boss'],
     ]);
-    expect(startupSettings(params)).toEqual([{ name: 'search_path', value: 'app' }, { name: 'role', value: 'boss' }]);
+    expect(startupSettings(params)).toEqual([{ name: 'role', value: 'boss' }, { name: 'search_path', value: 'app' }]);
   });
 
   it('stands for the SET statement the server runs', () => {

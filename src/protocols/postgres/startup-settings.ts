@@ -20,14 +20,13 @@ export interface StartupSetting {
   readonly value: string;
 }
 
-/** The settings of a StartupMessage that the policy decides on, in the order PostgreSQL applies them. */
+/** The settings of a StartupMessage that the policy decides on, in the order PostgreSQL applies them: options first. */
 export function startupSettings(params: ReadonlyMap<string, string>): StartupSetting[] {
-  const out: StartupSetting[] = [];
+  const options = params.get('options');
+  const out: StartupSetting[] = options ? optionSettings(options) : [];
   for (const [name, value] of params) {
     if (!NOT_SETTINGS.has(name)) out.push({ name, value });
   }
-  const options = params.get('options');
-  if (options) out.push(...optionSettings(options));
   return out.filter((s) => !WIRE_FORMAT.has(s.name.toLowerCase()));
 }
 
