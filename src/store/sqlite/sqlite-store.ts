@@ -31,10 +31,10 @@ const NEXT_SESSION_KEY = '(SELECT max(coalesce((SELECT max(key) FROM sessions), 
 
 /** `PRAGMA auto_vacuum` of a store that can give free pages back. */
 const INCREMENTAL_VACUUM = 2;
-/** Pages handed back per step of reclaimSpace(): 1 MiB at the default page size, about 3 ms here. */
+/** Pages handed back per step of reclaimSpace(): 1 MiB at the default page size (steps took up to 14 ms here). */
 const RECLAIM_STEP_PAGES = 256;
 
-/** Events deleted per write transaction when a session is deleted: a few ms each. */
+/** Events deleted per write transaction when a session is deleted (up to 17 ms when the FTS index merges; bench/retention.ts). */
 const DELETE_STEP_EVENTS = 500;
 /** Compacted blocks (a few hundred KB each) deleted per write transaction. */
 const DELETE_STEP_BLOCKS = 8;
