@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBinDir, run, startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { psql } from '../harness/clients.ts';
+import { encodeAuthenticationCleartext } from '../../src/protocols/postgres/codec/backend.ts';
 import { encodePassword, encodeStartup } from '../../src/protocols/postgres/codec/frontend.ts';
 import { GSSENC_REQUEST } from '../../src/protocols/postgres/codec/codes.ts';
 
@@ -96,6 +97,34 @@ describe('client transport', () => {
     const r = await run('/usr/bin/python3', ['-c', py, token, rootcert]);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('42');
+  });
+
+  it.skipIf(!hostAddress)('never sends the held password in clear to a target off this host without TLS', async () => {
+    // A stand-in for whatever answers at the target's address (a spoofed server): it asks for the password in clear.
+    const received: Buffer[] = [];
+    const fake = createServer((s) => {
+      s.on('data', (d: Buffer) => {
+        received.push(d);
+        if (received.length === 1) s.write(encodeAuthenticationCleartext());
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => fake.listen(0, hostAddress, () => r()));
+    const secret = 'held-secret-7c1e9a';
+    const g = await startGateway({
+      connections: { spoofed: { type: 'postgres', host: hostAddress, port: (fake.address() as AddressInfo).port, database: 'x', user: 'x', password: secret, allow: ['dba'] } },
+    });
+    try {
+      const t = await g.token('alice', ['dba']);
+      const r = await psql({ port: g.pgPort, user: 'alice', password: t, database: 'spoofed' }, ['-c', 'select 1']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('the target asks for the password in clear over an unencrypted connection');
+      expect(received.length).toBeGreaterThan(0); // the startup message reached it
+      expect(Buffer.concat(received).includes(secret)).toBe(false);
+    } finally {
+      await g.stop();
+      fake.close();
+    }
   });
 
   it.skipIf(!hostAddress)('refuses a token in clear from a client off the gateway host, and takes it over TLS', async () => {

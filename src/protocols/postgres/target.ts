@@ -8,6 +8,7 @@ import { decodeAuthentication, decodeBackendKeyData, decodeErrorFields } from '.
 import { FrameReader, type Frame } from './codec/frame-reader.ts';
 import { encodePassword, encodeSaslInitialResponse, encodeSaslResponse, encodeSslRequest, encodeStartup } from './codec/frontend.ts';
 import { ScramClient, md5Password } from './codec/scram.ts';
+import { isLoopback } from '../common/net.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 
 export interface TargetSession {
@@ -106,7 +107,14 @@ export async function connectTarget(
           const auth = decodeAuthentication(frame.body);
           const password = cfg.password ?? '';
           if (auth.type === 'ok') break;
-          if (auth.type === 'cleartext') socket.write(encodePassword(password));
+          if (auth.type === 'cleartext') {
+            // Anyone who can answer for the target's address could ask: the held password goes in clear only over
+            // TLS or to this host.
+            if (!('encrypted' in socket) && !isLoopback(socket.remoteAddress)) {
+              throw new AirlockError(ErrorCodes.target, 'the target asks for the password in clear over an unencrypted connection; set tls.mode to require or verify-full for this connection', { expose: true });
+            }
+            socket.write(encodePassword(password));
+          }
           else if (auth.type === 'md5') socket.write(encodePassword(md5Password(cfg.user, password, auth.salt)));
           else if (auth.type === 'sasl') {
             if (!auth.mechanisms.includes('SCRAM-SHA-256')) throw new AirlockError(ErrorCodes.target, `target offers no supported SASL mechanism (${auth.mechanisms.join(', ')})`, { expose: true });
