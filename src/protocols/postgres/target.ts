@@ -106,7 +106,11 @@ export async function connectTarget(
         case BackendCode.Authentication: {
           const auth = decodeAuthentication(frame.body);
           const password = cfg.password ?? '';
-          if (auth.type === 'ok') break;
+          if (auth.type === 'ok') {
+            // SCRAM authenticates both ways: a server that says OK without its signature has not shown it is the target.
+            if (scram && !scram.verified) throw new AirlockError(ErrorCodes.target, 'the target ended SCRAM authentication without proving its identity', { expose: true });
+            break;
+          }
           if (auth.type === 'cleartext') {
             // Anyone who can answer for the target's address could ask: the held password goes in clear only over
             // TLS or to this host.

@@ -91,6 +91,11 @@ export class ScramClient {
     return `${withoutProof},p=${proof.toString('base64')}`;
   }
 
+  /** True once the server has proved it knows the password (its signature checked). */
+  get verified(): boolean {
+    return this.done;
+  }
+
   /** Checks the server signature; throws ProtocolError on mismatch or a server 'e=' error. */
   verifyServerFinal(serverFinal: string): void {
     const expected = this.expectedServerSignature;
