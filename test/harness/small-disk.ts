@@ -57,3 +57,11 @@ export function mountSmallDisk(sizeMiB: number): SmallDisk | string {
     },
   };
 }
+
+/** A small disk for a test file: the disk, or why the file's tests are skipped (printed as a warning too). */
+export function smallDiskForTests(sizeMiB: number, what: string): { disk: SmallDisk; skip?: undefined } | { disk?: undefined; skip: string } {
+  const disk = mountSmallDisk(sizeMiB);
+  if (typeof disk !== 'string') return { disk };
+  console.warn(`${what} skipped: ${disk}`);
+  return { skip: disk };
+}

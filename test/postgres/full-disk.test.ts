@@ -2,13 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
-import { mountSmallDisk, type SmallDisk } from '../harness/small-disk.ts';
+import { smallDiskForTests } from '../harness/small-disk.ts';
 import { verifyStore } from '../../src/recording/verify.ts';
 
 // The gateway's data dir on a 16 MiB tmpfs that the test fills up: SQLite gets ENOSPC from the kernel.
-const disk = mountSmallDisk(16);
-const skip = typeof disk === 'string' ? disk : undefined;
-if (skip) console.warn(`full-disk test skipped: ${skip}`);
+const { disk, skip } = smallDiskForTests(16, 'full-disk test');
 
 let server: PgServer;
 let gw: TestGateway;
@@ -17,14 +15,14 @@ let token: string;
 beforeAll(async () => {
   if (skip) return;
   server = await startPostgres();
-  gw = await startGateway({ connections: { app: pgConnection(server) } }, { parentDir: (disk as SmallDisk).dir });
+  gw = await startGateway({ connections: { app: pgConnection(server) } }, { parentDir: disk!.dir });
   token = await gw.token('alice', ['dba']);
 });
 
 afterAll(async () => {
   await gw?.stop();
   await server?.stop();
-  if (typeof disk !== 'string') disk.unmount();
+  disk?.unmount();
 });
 
 const connect = async () => {
@@ -44,7 +42,7 @@ async function until(what: string, f: () => Promise<unknown> | unknown, ms = 20_
 
 describe.skipIf(skip !== undefined)('a full disk under the recording store', () => {
   it('refuses statements with a protocol-correct error, keeps every session, and loses nothing once there is space', async () => {
-    const small = disk as SmallDisk;
+    const small = disk!;
     const a = await connect();
     const b = await connect();
     expect((await a.query('select 1 as n')).rows[0].n).toBe(1);

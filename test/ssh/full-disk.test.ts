@@ -3,15 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from 'ssh2';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
 import { startGateway, type TestGateway } from '../harness/gateway.ts';
-import { mountSmallDisk, type SmallDisk } from '../harness/small-disk.ts';
+import { smallDiskForTests } from '../harness/small-disk.ts';
 import { waitFor } from '../harness/wait.ts';
 import { verifyStore } from '../../src/recording/verify.ts';
 import { endedSession, gatewayClient, makeClientKey, registerKey, sessionEvents, sshConnection, type ClientKey } from './helpers.ts';
 
 // The gateway's data dir on a 32 MiB tmpfs that the test fills up while a terminal prints: SQLite gets ENOSPC.
-const disk = mountSmallDisk(32);
-const skip = typeof disk === 'string' ? disk : undefined;
-if (skip) console.warn(`ssh full-disk test skipped: ${skip}`);
+const { disk, skip } = smallDiskForTests(32, 'ssh full-disk test');
 
 /** What the recording may hold back before a terminal's output is held (small, so the test reaches it soon). */
 const BACKLOG = 1024 * 1024;
@@ -25,7 +23,7 @@ beforeAll(async () => {
   sshd = await startSshd();
   gw = await startGateway(
     { listen: { ssh: '127.0.0.1:0' }, connections: { 'web-01': await sshConnection(sshd) } },
-    { parentDir: (disk as SmallDisk).dir, recorder: { maxBacklogChars: BACKLOG } },
+    { parentDir: disk!.dir, recorder: { maxBacklogChars: BACKLOG } },
   );
   alice = await makeClientKey('alice');
   await registerKey(gw.gw.store, alice, 'alice', ['ops']);
@@ -35,12 +33,12 @@ afterAll(async () => {
   await gw?.stop();
   await sshd?.stop();
   await alice?.remove();
-  if (typeof disk !== 'string') disk.unmount();
+  disk?.unmount();
 });
 
 describe.skipIf(skip !== undefined)('a full disk under a terminal session', () => {
   it('holds the output while the recording cannot be written, then delivers and records all of it', async () => {
-    const small = disk as SmallDisk;
+    const small = disk!;
     const since = Date.now();
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
     // 9 MB of random bytes as one 12 MB base64 line on a terminal (recorded whole, and barely compressible).
