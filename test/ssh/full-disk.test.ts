@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from 'ssh2';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
@@ -13,6 +14,9 @@ const { disk, skip } = smallDiskForTests(32, 'ssh full-disk test');
 
 /** What the recording may hold back before a terminal's output is held (small, so the test reaches it soon). */
 const BACKLOG = 1024 * 1024;
+
+/** Written by the test once the disk is full; the command on the target waits for it to print the rest. */
+const marker = `/tmp/airlock-full-disk-${randomBytes(4).toString('hex')}`;
 
 let sshd: SshdServer;
 let gw: TestGateway;
@@ -34,6 +38,7 @@ afterAll(async () => {
   await sshd?.stop();
   await alice?.remove();
   disk?.unmount();
+  rmSync(marker, { force: true });
 });
 
 describe.skipIf(skip !== undefined)('a full disk under a terminal session', () => {
@@ -41,16 +46,19 @@ describe.skipIf(skip !== undefined)('a full disk under a terminal session', () =
     const small = disk!;
     const since = Date.now();
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
-    // 9 MB of random bytes as one 12 MB base64 line on a terminal (recorded whole, and barely compressible).
+    // 9 MB of random bytes as one 12 MB base64 line on a terminal (recorded whole, and barely compressible). The
+    // first megabyte, then the rest once the disk is full (the command waits for a marker file the test writes).
+    const command = `head -c 750000 /dev/urandom | base64 -w 0; while [ ! -e ${marker} ]; do sleep 0.05; done; head -c 8250000 /dev/urandom | base64 -w 0; echo; echo done`;
     const ch = await new Promise<ClientChannel>((resolve, reject) =>
-      client.exec('head -c 9000000 /dev/urandom | base64 -w 0; echo; echo done', { pty: true }, (err, c) => (err ? reject(err) : resolve(c))),
+      client.exec(command, { pty: true }, (err, c) => (err ? reject(err) : resolve(c))),
     );
     let received = '';
     ch.on('data', (d: Buffer) => (received += d.toString('latin1')));
     const exited = new Promise<number>((resolve) => ch.on('exit', (code: number) => resolve(code)));
-    await waitFor(() => received.length > 1_000_000, { timeoutMs: 20_000, description: 'the first megabyte' });
+    await waitFor(() => received.length >= 1_000_000, { timeoutMs: 20_000, description: 'the first megabyte' });
 
     small.fill();
+    writeFileSync(marker, '');
     // The store fails, the backlog reaches its limit and the output stops: no growth for a second.
     await waitFor(() => !gw.gw.recorder.healthy, { timeoutMs: 20_000, description: 'the recorder to fall behind' });
     let last = -1;
