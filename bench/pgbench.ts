@@ -15,7 +15,8 @@
  * Starts an ephemeral PostgreSQL and a PgBouncer with the test harness, a bare Node.js TCP relay as a reference
  * (bench/tcp-relay.mjs: copies bytes, parses and records nothing), runs the Airlock gateway as a separate process (`node bin/airlock.js gateway`) with a temporary data dir (recording on, as always),
  * then runs pgbench (select-only, simple and extended protocol, 1 and 8 clients; TPC-B-like at 8 clients)
- * and a large-result psql query against each path (sampling the gateway's RSS meanwhile). For every
+ * and a large-result psql query against each path (sampling the gateway's RSS meanwhile), and last
+ * `pgbench -i -I dtg` (its rows sent as COPY FROM STDIN) through each path. For every
  * measurement it also reports the proxy's CPU time and how much CPU processes outside the benchmark used.
  * Prints markdown tables and writes the results as JSON into the OS temp dir (`airlock-bench/`).
  * Everything it started is stopped again, also on error or Ctrl-C.
@@ -108,6 +109,17 @@ interface PgbenchResult {
   /** proxyCpuS per transaction, in microseconds. */
   proxyCpuUsPerTxn?: number;
   /** CPU used by processes outside the benchmark during the run, % of the whole machine. */
+  otherCpuPct?: number;
+}
+
+interface CopyInResult {
+  path: PathName;
+  rows: number;
+  /** Best of `runs`. */
+  seconds: number;
+  allSeconds: number[];
+  ratioToDirect?: number;
+  proxyCpuS?: number;
   otherCpuPct?: number;
 }
 
@@ -536,6 +548,32 @@ async function largeResultOnce(pathName: PathName, e: Endpoint, rows: number, pr
   return out;
 }
 
+/**
+ * `pgbench -i -I dtg`: drops and creates the tables and fills them with client-side generated rows, which pgbench
+ * sends as COPY … FROM STDIN (about 100 bytes per account row). The fastest of `runs` runs.
+ */
+async function copyIn(pathName: PathName, e: Endpoint, runs: number, proxyPid?: number): Promise<CopyInResult> {
+  const args = ['-i', '-I', 'dtg', '-q', '-s', String(SCALE), ...connArgs(e), e.database];
+  let best: CopyInResult | undefined;
+  const all: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
+    const others = otherCpu(benchRootsNow);
+    const started = process.hrtime.bigint();
+    const r = await run(path.join(pgBinDir(), 'pgbench'), args, { env: pgEnv(e.password), inheritEnv: false, timeoutMs: 600_000 });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuAfter = proxyPid ? await cpuSeconds(proxyPid) : undefined;
+    if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} via ${pathName} failed (${r.code}):\n${r.stderr}`);
+    all.push(round(seconds, 2));
+    const one: CopyInResult = { path: pathName, rows: SCALE * 100_000, seconds: round(seconds, 2), allSeconds: all };
+    if (cpuBefore !== undefined && cpuAfter !== undefined) one.proxyCpuS = round(cpuAfter - cpuBefore, 2);
+    const otherPct = others();
+    if (otherPct !== undefined) one.otherCpuPct = otherPct;
+    if (!best || one.seconds < best.seconds) best = one;
+  }
+  return { ...best!, allSeconds: all };
+}
+
 /** The fastest of `runs` runs; RSS before is from the first run, the peak is the highest seen in any run. */
 async function largeResult(pathName: PathName, e: Endpoint, rows: number, runs: number, proxyPid?: number, rssPid?: number): Promise<LargeResult> {
   const all: LargeResult[] = [];
@@ -570,6 +608,17 @@ function largeTable(results: LargeResult[]): string {
   ];
   for (const r of results) {
     lines.push(`| ${r.path} | ${r.rows} | ${(r.bytes / 1e6).toFixed(0)} | ${r.seconds.toFixed(2)} (${r.allSeconds.map((s) => s.toFixed(2)).join(', ')}) | ${r.mbPerS.toFixed(0)} | ${r.ratioToDirect?.toFixed(2) ?? '-'} | ${r.proxyCpuS?.toFixed(2) ?? '-'} | ${r.rssBeforeMiB ?? '-'} | ${r.rssPeakMiB ?? '-'} | ${r.otherCpuPct ?? '-'} |`);
+  }
+  return lines.join('\n');
+}
+
+function copyInTable(results: CopyInResult[]): string {
+  const lines = [
+    '| path | account rows | seconds (best of runs) | ratio to direct | proxy CPU (s) | other processes\' CPU (% of machine) |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    lines.push(`| ${r.path} | ${r.rows} | ${r.seconds.toFixed(2)} (${r.allSeconds.map((x) => x.toFixed(2)).join(', ')}) | ${r.ratioToDirect?.toFixed(2) ?? '-'} | ${r.proxyCpuS?.toFixed(2) ?? '-'} | ${r.otherCpuPct ?? '-'} |`);
   }
   return lines.join('\n');
 }
@@ -656,6 +705,18 @@ async function main(): Promise<void> {
     log(`  ${r.mbPerS.toFixed(0)} MB/s`);
   }
 
+  // Last, as it recreates the pgbench tables (without their keys): COPY … FROM STDIN through each path.
+  const copyIns: CopyInResult[] = [];
+  let directCopySeconds = 0;
+  for (const p of QUICK ? [] : PATHS) {
+    log(`pgbench -i -I dtg -s ${SCALE} (COPY in, ${LARGE_RUNS}×) via ${p} …`);
+    const r = await copyIn(p, endpoints[p], LARGE_RUNS, proxyPids[p]);
+    if (p === 'direct') directCopySeconds = r.seconds;
+    r.ratioToDirect = round(directCopySeconds / r.seconds, 3);
+    copyIns.push(r);
+    log(`  ${r.seconds.toFixed(2)} s`);
+  }
+
   // Stop the gateway (it writes what is queued and seals every session), then check what it recorded.
   log('stopping the gateway …');
   await gw.shutdown();
@@ -689,6 +750,7 @@ async function main(): Promise<void> {
     settings: { durationS: DURATION, scale: SCALE, largeRows: rows, largeRuns: LARGE_RUNS, largeSql: largeSql(rows), sslmode: 'disable', pgbouncer: 'pool_mode=session', airlockRecording: 'on (defaults: maxRows 100, maxBytes 64 KiB per statement)' },
     pgbench: results,
     largeResult: large,
+    copyIn: copyIns,
     airlockRecording: { ...recording, gatewayExitCode: gatewayExit, tokenCliExitCode },
     wallSeconds: round((Date.now() - started) / 1000, 1),
   };
@@ -708,6 +770,7 @@ async function main(): Promise<void> {
       pgbenchTable(results),
       '',
       ...(large.length ? [`## Large result: ${largeSql(rows)} through psql -At to /dev/null`, '', largeTable(large), ''] : []),
+      ...(copyIns.length ? [`## COPY in: pgbench -i -I dtg -s ${SCALE} (client-side generated rows sent as COPY FROM STDIN)`, '', copyInTable(copyIns), ''] : []),
       airlockLarge
         ? `Airlock gateway RSS: ${airlockLarge.rssBeforeMiB} MiB before the query, peak ${airlockLarge.rssPeakMiB} MiB while streaming ${(airlockLarge.bytes / 1e6).toFixed(0)} MB (sampled every 100 ms from /proc/<pid>/status VmRSS).`
         : '',
