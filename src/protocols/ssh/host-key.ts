@@ -20,7 +20,7 @@ export interface GatewayHostKey {
  */
 export function loadHostKey(dataDir: string | undefined): GatewayHostKey {
   if (!dataDir) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'airlock-gateway' });
+    const pair = generateHostKey();
     return { privateKey: pair.private, publicKey: parsePublicKey(pair.public), file: undefined };
   }
   const dir = join(dataDir, 'keys');
@@ -31,7 +31,7 @@ export function loadHostKey(dataDir: string | undefined): GatewayHostKey {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'airlock-gateway' });
+    const pair = generateHostKey();
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     writeFileSync(tmp, pair.private, { mode: 0o600 });
     try {
@@ -47,7 +47,23 @@ export function loadHostKey(dataDir: string | undefined): GatewayHostKey {
   chmodSync(file, 0o600);
   const parsed = ssh2.utils.parseKey(text);
   const key = parsed instanceof Error ? undefined : Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || !key.isPrivateKey()) throw new Error(`${file} is not an SSH private key`);
+  if (!key || !key.isPrivateKey()) throw new Error(`${file} is not an SSH private key (if the gateway generated it, delete it and its .pub to have a new one made)`);
   const blob = key.getPublicSSH();
   return { privateKey: text, publicKey: parsePublicKey(`${key.type} ${blob.toString('base64')}`), file };
+}
+
+type KeyPair = { private: string; public: string };
+
+/**
+ * A new ed25519 key pair that ssh2 (and OpenSSH) can read back. ssh2's generator writes about one key in 400
+ * malformed (a public key with a leading zero byte comes out 31 bytes long, which both reject), so a key that does
+ * not parse is made again.
+ */
+export function generateHostKey(generate: () => KeyPair = () => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'airlock-gateway' })): KeyPair {
+  for (let attempt = 1; ; attempt++) {
+    const pair = generate();
+    const parsed = ssh2.utils.parseKey(pair.private);
+    if (!(parsed instanceof Error)) return pair;
+    if (attempt === 10) throw new Error(`could not generate a readable SSH host key: ${parsed.message}`);
+  }
 }

@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import ssh2 from 'ssh2';
 import { parseLoginName } from './auth.ts';
-import { HOST_KEY_FILE, loadHostKey } from './host-key.ts';
+import { HOST_KEY_FILE, generateHostKey, loadHostKey } from './host-key.ts';
 import { blobType, parseKeyLine, parsePublicKey } from './keys.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-keys-'));
@@ -40,6 +41,15 @@ describe('SSH keys', () => {
     expect(statSync(a.file!).mode & 0o777).toBe(0o600);
     expect(readFileSync(`${a.file}.pub`, 'utf8')).toContain(a.publicKey.line.split(' ')[1]);
     expect(loadHostKey(undefined).file).toBeUndefined();
+  });
+
+  it('makes the host key again when the generator wrote one that cannot be read back', () => {
+    const real = ssh2.utils.generateKeyPairSync('ed25519');
+    const made = [{ private: '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n', public: '' }, real];
+    let calls = 0;
+    expect(generateHostKey(() => made[calls++]!)).toBe(real);
+    expect(calls).toBe(2);
+    expect(() => generateHostKey(() => made[0]!)).toThrow(/could not generate a readable SSH host key/);
   });
 
   it('parses SUBJECT+CONNECTION', () => {
