@@ -69,7 +69,8 @@ it('no token, held credential or refused token reaches the gateway log, whatever
   expect(log).toMatch(/user \\"alice\\": invalid token/);
   const secrets = {
     token, badToken, revoked,
-    tokenSecret: token.slice(token.lastIndexOf('_') + 1),
+    // alk_<id>_<secret>: the secret is 32 random bytes in base64url (43 characters, which may include '_').
+    tokenSecret: token.slice(-43),
     scram: server.users.scram.password, clear: server.users.cleartext.password, md5: server.users.md5.password,
     superuser: server.password, wrongHeld: 'held-but-wrong-9f2c',
   };
