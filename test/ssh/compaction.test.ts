@@ -1,32 +1,23 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSshd, type SshdServer } from '../harness/sshd.ts';
-import { startGateway, type TestGateway } from '../harness/gateway.ts';
+import type { TestGateway } from '../harness/gateway.ts';
 import { waitFor } from '../harness/wait.ts';
 import { verifySession } from '../../src/recording/verify-session.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { endedSession, makeClientKey, registerKey, sessionEvents, ssh, sshConnection, type ClientKey } from './helpers.ts';
+import { endedSession, sessionEvents, ssh, webGatewayForAlice, type ClientKey, type WebGateway } from './helpers.ts';
 
-let sshd: SshdServer;
+let web: WebGateway;
 let gw: TestGateway;
 let alice: ClientKey;
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  gw = await startGateway({
-    listen: { ssh: '127.0.0.1:0' },
-    connections: { 'web-01': await sshConnection(sshd) },
+  web = await webGatewayForAlice({
     forensics: { compactAfter: '0s' },
     recording: { maxRows: 100, maxBytes: 1024 * 1024 }, // an exec's output is recorded whole up to this
   });
-  alice = await makeClientKey('alice');
-  await registerKey(gw.gw.store, alice, 'alice', ['ops']);
+  ({ gw, alice } = web);
 });
 
-afterAll(async () => {
-  await gw?.stop();
-  await sshd?.stop();
-  await alice?.remove();
-});
+afterAll(() => web?.stop());
 
 it('the gateway compacts an ended session with forensics.compactAfter, and it replays and verifies the same', async () => {
   const since = Date.now();

@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from 'ssh2';
-import { startSshd, type SshdServer } from '../harness/sshd.ts';
-import { startGateway, type TestGateway } from '../harness/gateway.ts';
+import type { TestGateway } from '../harness/gateway.ts';
 import { smallDiskForTests } from '../harness/small-disk.ts';
 import { waitFor } from '../harness/wait.ts';
 import { verifyStore } from '../../src/recording/verify.ts';
-import { endedSession, gatewayClient, makeClientKey, registerKey, sessionEvents, sshConnection, type ClientKey } from './helpers.ts';
+import { endedSession, gatewayClient, sessionEvents, webGatewayForAlice, type ClientKey, type WebGateway } from './helpers.ts';
 
 // The gateway's data dir on a 32 MiB tmpfs that the test fills up while a terminal prints: SQLite gets ENOSPC.
 const { disk, skip } = smallDiskForTests(32, 'ssh full-disk test');
@@ -21,25 +20,18 @@ const END = '[end]';
 /** Written by the test once the disk is full; the command on the target waits for it to print the rest. */
 const marker = `/tmp/airlock-full-disk-${randomBytes(4).toString('hex')}`;
 
-let sshd: SshdServer;
+let web: WebGateway | undefined;
 let gw: TestGateway;
 let alice: ClientKey;
 
 beforeAll(async () => {
   if (skip) return;
-  sshd = await startSshd();
-  gw = await startGateway(
-    { listen: { ssh: '127.0.0.1:0' }, connections: { 'web-01': await sshConnection(sshd) } },
-    { parentDir: disk!.dir, recorder: { maxBacklogChars: BACKLOG } },
-  );
-  alice = await makeClientKey('alice');
-  await registerKey(gw.gw.store, alice, 'alice', ['ops']);
+  web = await webGatewayForAlice({}, { parentDir: disk!.dir, recorder: { maxBacklogChars: BACKLOG } });
+  ({ gw, alice } = web);
 });
 
 afterAll(async () => {
-  await gw?.stop();
-  await sshd?.stop();
-  await alice?.remove();
+  await web?.stop();
   disk?.unmount();
   rmSync(marker, { force: true });
 });

@@ -2,8 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SshdServer } from '../harness/sshd.ts';
-import type { TestGateway } from '../harness/gateway.ts';
+import { startSshd, type SshdServer } from '../harness/sshd.ts';
+import { startGateway, type TestGateway } from '../harness/gateway.ts';
 import { waitFor } from '../harness/wait.ts';
 import { parsePublicKey } from '../../src/protocols/ssh/keys.ts';
 import type { SessionRecord, StoredEvent, Store } from '../../src/store/types.ts';
@@ -139,4 +139,33 @@ export function collect(stream: NodeJS.ReadableStream): { text: () => string; wa
     waitFor: (s, timeoutMs = 10_000) =>
       waitFor(() => (typeof s === 'string' ? out.includes(s) : s.test(out)), { timeoutMs, description: `output ${String(s)} (got ${JSON.stringify(out.slice(-300))})` }).then(() => undefined),
   };
+}
+
+export interface WebGateway {
+  readonly sshd: SshdServer;
+  readonly gw: TestGateway;
+  /** Registered to alice, group ops. */
+  readonly alice: ClientKey;
+  stop(): Promise<void>;
+}
+
+/** An sshd, a gateway in front of it as connection `web-01` (with `config` added) and alice's key registered. */
+export async function webGatewayForAlice(config: Record<string, unknown> = {}, options: Parameters<typeof startGateway>[1] = {}): Promise<WebGateway> {
+  const sshd = await startSshd();
+  let gw: TestGateway | undefined;
+  let alice: ClientKey | undefined;
+  const stop = async () => {
+    await gw?.stop();
+    await sshd.stop();
+    await alice?.remove();
+  };
+  try {
+    gw = await startGateway({ listen: { ssh: '127.0.0.1:0' }, connections: { 'web-01': await sshConnection(sshd) }, ...config }, options);
+    alice = await makeClientKey('alice');
+    await registerKey(gw.gw.store, alice, 'alice', ['ops']);
+    return { sshd, gw, alice, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
