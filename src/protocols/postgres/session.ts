@@ -349,11 +349,8 @@ export class PgSession {
       for (;;) {
         // Past a statement's sample, DataRows that go out unchanged are only counted: skipped in bulk, no frames made.
         if (this.statements.countingRows && !this.o.liveMask?.active) {
-          const rows = this.targetReader.skip(BackendCode.DataRow);
-          if (rows) {
-            this.statements.countRows(rows.count);
-            this.toClientWrites.add(rows.chunk.subarray(rows.start, rows.end));
-          }
+          const rows = this.relayRun(this.targetReader, BackendCode.DataRow, this.toClientWrites);
+          if (rows) this.statements.countRows(rows.count);
         }
         if (this.copyingOut) this.relayCopyData(this.targetReader, this.toClientWrites);
         const f = this.targetReader.next();
@@ -368,12 +365,17 @@ export class PgSession {
     }
   }
 
-  /** A run of CopyData frames, only counted: skipped in bulk and relayed as one slice, as DataRows past a sample. */
+  /** Relays the run of `code` frames that comes next as one slice of its chunk, with no frame objects; returns it to count. */
+  private relayRun(reader: FrameReader, code: number, writes: JoinedWrites): ReturnType<FrameReader['skip']> {
+    const run = reader.skip(code);
+    if (run) writes.add(run.chunk.subarray(run.start, run.end));
+    return run;
+  }
+
+  /** A run of CopyData frames, only counted, as DataRows past a sample. */
   private relayCopyData(reader: FrameReader, writes: JoinedWrites): void {
-    const run = reader.skip(BackendCode.CopyData);
-    if (!run) return;
-    this.statements.copyData(run.end - run.start - run.count * FRAME_HEADER);
-    writes.add(run.chunk.subarray(run.start, run.end));
+    const run = this.relayRun(reader, BackendCode.CopyData, writes);
+    if (run) this.statements.copyData(run.end - run.start - run.count * FRAME_HEADER);
   }
 
   /** Target frames on their way to the client, joined as the client's are (see `toTargetWrites`). */
