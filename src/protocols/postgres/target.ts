@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
@@ -114,12 +114,11 @@ export async function connectTarget(
           if (auth.type === 'cleartext') {
             // Anyone who can answer for the target's address could ask: the held password goes in clear only over
             // TLS or to this host.
-            if (!('encrypted' in socket) && !isLoopback(socket.remoteAddress)) {
+            if (!(socket instanceof TLSSocket) && !isLoopback(socket.remoteAddress)) {
               throw new AirlockError(ErrorCodes.target, 'the target asks for the password in clear over an unencrypted connection; set tls.mode to require or verify-full for this connection', { expose: true });
             }
             socket.write(encodePassword(password));
-          }
-          else if (auth.type === 'md5') socket.write(encodePassword(md5Password(cfg.user, password, auth.salt)));
+          } else if (auth.type === 'md5') socket.write(encodePassword(md5Password(cfg.user, password, auth.salt)));
           else if (auth.type === 'sasl') {
             if (!auth.mechanisms.includes('SCRAM-SHA-256')) throw new AirlockError(ErrorCodes.target, `target offers no supported SASL mechanism (${auth.mechanisms.join(', ')})`, { expose: true });
             scram = new ScramClient(password);
