@@ -22,13 +22,6 @@ export function pump(from: Readable, to: Writable, observe?: (chunk: Buffer) => 
   });
 }
 
-/** One backpressured write: pauses `from` (once) until `to` drains. */
-export function writeOrPause(to: Writable, from: Readable, chunk: Buffer): void {
-  if (to.write(chunk) || from.isPaused()) return;
-  from.pause();
-  to.once('drain', () => from.resume());
-}
-
 /** Resolves when everything written to `w` so far has been handed on (SSH window permitting). */
 export function flushed(w: Writable, timeoutMs = 5_000): Promise<void> {
   if (!w.writable || w.writableLength === 0) return Promise.resolve();
