@@ -468,13 +468,10 @@ async function pgbench(
     ...(opts.rate ? ['-R', String(opts.rate)] : []),
     ...(opts.workload === 'select-only' ? ['-S'] : []), ...connArgs(e), e.database,
   ];
-  const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-  const others = otherCpu(benchRootsNow);
-  const r = await run(path.join(pgBinDir(), 'pgbench'), args, {
-    env: pgEnv(e.password), inheritEnv: false, timeoutMs: (opts.duration + 60) * 1000,
-  });
-  const cpuAfter = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-  const otherCpuPct = others();
+  const m = await measured(proxyPid, () =>
+    run(path.join(pgBinDir(), 'pgbench'), args, { env: pgEnv(e.password), inheritEnv: false, timeoutMs: (opts.duration + 60) * 1000 }),
+  );
+  const r = m.value;
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(r.stdout);
   if (r.code !== 0 || !tps) {
     throw new Error(`pgbench ${args.join(' ')} via ${pathName} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
@@ -490,12 +487,30 @@ async function pgbench(
     transactions: num(/number of transactions actually processed: (\d+)/),
     failed: num(/number of failed transactions: (\d+)/),
   };
-  if (otherCpuPct !== undefined) result.otherCpuPct = otherCpuPct;
-  if (cpuBefore !== undefined && cpuAfter !== undefined) {
-    result.proxyCpuS = round(cpuAfter - cpuBefore, 2);
-    if (result.transactions) result.proxyCpuUsPerTxn = round(((cpuAfter - cpuBefore) * 1e6) / result.transactions, 1);
+  if (m.otherCpuPct !== undefined) result.otherCpuPct = m.otherCpuPct;
+  if (m.proxyCpuS !== undefined) {
+    result.proxyCpuS = round(m.proxyCpuS, 2);
+    if (result.transactions) result.proxyCpuUsPerTxn = round((m.proxyCpuS * 1e6) / result.transactions, 1);
   }
   return result;
+}
+
+/** Runs `f`, timing it, with the proxy's CPU seconds (all its threads) and other processes' CPU share meanwhile. */
+async function measured<T>(proxyPid: number | undefined, f: () => Promise<T>): Promise<{ value: T; seconds: number; proxyCpuS?: number; otherCpuPct?: number }> {
+  const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
+  const others = otherCpu(benchRootsNow);
+  const started = process.hrtime.bigint();
+  const value = await f();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuAfter = proxyPid ? await cpuSeconds(proxyPid) : undefined;
+  const otherCpuPct = others();
+  const proxyCpuS = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
+  return { value, seconds, proxyCpuS, otherCpuPct };
+}
+
+/** The run that took least time. */
+function fastest<T extends { seconds: number }>(all: T[]): T {
+  return all.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 }
 
 /** The large result: rows of 100 bytes, as a query's DataRows or, with --large-copy, as COPY's CopyData. */
@@ -516,19 +531,16 @@ async function largeResultOnce(pathName: PathName, e: Endpoint, rows: number, pr
         if (v !== undefined && v > rssPeak) rssPeak = v;
       }, 100)
     : undefined;
-  const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-  const others = otherCpu(benchRootsNow);
-  const started = process.hrtime.bigint();
   let stderr = '';
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(path.join(pgBinDir(), 'psql'), args, { env: pgEnv(e.password), stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cpuAfter = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-  const otherCpuPct = others();
+  const m = await measured(proxyPid, () =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(path.join(pgBinDir(), 'psql'), args, { env: pgEnv(e.password), stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.once('error', reject);
+      child.once('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    }),
+  );
+  const { value: code, seconds } = m;
   if (sampler) clearInterval(sampler);
   if (rssPid) {
     const v = readRssKiB(rssPid);
@@ -539,8 +551,8 @@ async function largeResultOnce(pathName: PathName, e: Endpoint, rows: number, pr
   const out: LargeResult = {
     path: pathName, rows, bytes, seconds: round(seconds, 3), mbPerS: round(bytes / 1e6 / seconds, 1), runs: 1, allSeconds: [round(seconds, 3)],
   };
-  if (cpuBefore !== undefined && cpuAfter !== undefined) out.proxyCpuS = round(cpuAfter - cpuBefore, 2);
-  if (otherCpuPct !== undefined) out.otherCpuPct = otherCpuPct;
+  if (m.proxyCpuS !== undefined) out.proxyCpuS = round(m.proxyCpuS, 2);
+  if (m.otherCpuPct !== undefined) out.otherCpuPct = m.otherCpuPct;
   if (rssPid && rssBefore !== undefined) {
     out.rssBeforeMiB = round(rssBefore / 1024, 1);
     out.rssPeakMiB = round(rssPeak / 1024, 1);
@@ -554,32 +566,24 @@ async function largeResultOnce(pathName: PathName, e: Endpoint, rows: number, pr
  */
 async function copyIn(pathName: PathName, e: Endpoint, runs: number, proxyPid?: number): Promise<CopyInResult> {
   const args = ['-i', '-I', 'dtg', '-q', '-s', String(SCALE), ...connArgs(e), e.database];
-  let best: CopyInResult | undefined;
-  const all: number[] = [];
+  const all: CopyInResult[] = [];
   for (let i = 0; i < runs; i++) {
-    const cpuBefore = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-    const others = otherCpu(benchRootsNow);
-    const started = process.hrtime.bigint();
-    const r = await run(path.join(pgBinDir(), 'pgbench'), args, { env: pgEnv(e.password), inheritEnv: false, timeoutMs: 600_000 });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpuAfter = proxyPid ? await cpuSeconds(proxyPid) : undefined;
-    if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} via ${pathName} failed (${r.code}):\n${r.stderr}`);
-    all.push(round(seconds, 2));
-    const one: CopyInResult = { path: pathName, rows: SCALE * 100_000, seconds: round(seconds, 2), allSeconds: all };
-    if (cpuBefore !== undefined && cpuAfter !== undefined) one.proxyCpuS = round(cpuAfter - cpuBefore, 2);
-    const otherPct = others();
-    if (otherPct !== undefined) one.otherCpuPct = otherPct;
-    if (!best || one.seconds < best.seconds) best = one;
+    const m = await measured(proxyPid, () => run(path.join(pgBinDir(), 'pgbench'), args, { env: pgEnv(e.password), inheritEnv: false, timeoutMs: 600_000 }));
+    if (m.value.code !== 0) throw new Error(`pgbench ${args.join(' ')} via ${pathName} failed (${m.value.code}):\n${m.value.stderr}`);
+    const seconds = round(m.seconds, 2);
+    const one: CopyInResult = { path: pathName, rows: SCALE * 100_000, seconds, allSeconds: [seconds] };
+    if (m.proxyCpuS !== undefined) one.proxyCpuS = round(m.proxyCpuS, 2);
+    if (m.otherCpuPct !== undefined) one.otherCpuPct = m.otherCpuPct;
+    all.push(one);
   }
-  return { ...best!, allSeconds: all };
+  return { ...fastest(all), allSeconds: all.map((r) => r.seconds) };
 }
 
 /** The fastest of `runs` runs; RSS before is from the first run, the peak is the highest seen in any run. */
 async function largeResult(pathName: PathName, e: Endpoint, rows: number, runs: number, proxyPid?: number, rssPid?: number): Promise<LargeResult> {
   const all: LargeResult[] = [];
   for (let i = 0; i < runs; i++) all.push(await largeResultOnce(pathName, e, rows, proxyPid, rssPid));
-  const best = all.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  const out: LargeResult = { ...best, runs, allSeconds: all.map((r) => r.seconds) };
+  const out: LargeResult = { ...fastest(all), runs, allSeconds: all.map((r) => r.seconds) };
   if (rssPid) {
     out.rssBeforeMiB = all[0]!.rssBeforeMiB;
     out.rssPeakMiB = Math.max(...all.map((r) => r.rssPeakMiB ?? 0));
