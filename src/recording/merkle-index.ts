@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { MerkleNode, Store } from '../store/types.ts';
 import { canonical, type LedgerFields } from './chain.ts';
 import { Frontier, consistencySpans, foldPerfect, inclusionSpans, leafHash, perfectNodes, type Hash, type NodeRef, type Span } from './merkle.ts';
@@ -34,7 +35,7 @@ export async function syncMerkle(store: Store, upTo?: number): Promise<number> {
     if (pending.length >= BATCH) {
       await store.putMerkleNodes(pending);
       pending = [];
-      await new Promise((resolve) => setImmediate(resolve)); // a first indexing of a long ledger must not stall the gateway
+      await nextTurn(); // a first indexing of a long ledger must not stall the gateway
     }
   }
   await store.putMerkleNodes(pending);

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { inflateRawSync } from 'node:zlib';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -170,10 +171,10 @@ export class SqliteStore implements Store {
     const last = this.db.prepare(`SELECT max(seq) FROM events WHERE ${eventsWhere(session?.key)}`).pluck().get(id) as number | null;
     for (let from = 0; last !== null && from <= last; from += DELETE_STEP_EVENTS) {
       step(from);
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     const blocks = this.db.prepare(`DELETE FROM event_blocks WHERE id IN (SELECT id FROM event_blocks WHERE session_id = ? LIMIT ${DELETE_STEP_BLOCKS})`);
-    while (blocks.run(id).changes === DELETE_STEP_BLOCKS) await new Promise((resolve) => setImmediate(resolve));
+    while (blocks.run(id).changes === DELETE_STEP_BLOCKS) await nextTurn();
     this.db.transaction(() => {
       // Events recorded meanwhile (there are none for an ended session) go with the row.
       unindex.run(meta, id, 0, Number.MAX_SAFE_INTEGER);
@@ -198,7 +199,7 @@ export class SqliteStore implements Store {
       const shrunk = before - (this.db.pragma('page_count', { simple: true }) as number);
       if (shrunk <= 0) break;
       released += shrunk * pageSize;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
     return released;
   }
