@@ -17,7 +17,7 @@ export interface SmallDisk {
  * Mounts a tmpfs of `sizeMiB` on a temp dir. Needs root (CAP_SYS_ADMIN); returns the reason instead where
  * mounting is not allowed, for the test to say why it is skipped.
  */
-export function mountSmallDisk(sizeMiB: number): SmallDisk | string {
+function mountSmallDisk(sizeMiB: number): SmallDisk | string {
   if (process.getuid?.() !== 0) return 'mounting a small file system needs root';
   const dir = mkdtempSync(join(tmpdir(), 'airlock-small-disk-'));
   try {
