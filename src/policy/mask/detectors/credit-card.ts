@@ -6,9 +6,11 @@ import { luhnValid } from './luhn.ts';
  * Payment card numbers (PANs, ISO/IEC 7812): 13–19 digits, plain or grouped with one consistent
  * separator (' ' or '-'), Luhn-valid, with an issuer prefix (IIN) and length of a known network.
  * A grouped candidate whose grouping continues past either end (separator then digit) is rejected,
- * so a card is never cut out of a longer grouped number; a plain one may sit next to other numbers.
+ * so a card is never cut out of a longer grouped number; a plain one may sit next to other numbers,
+ * in a list ("{4111…,5555…}", CSV) or before a decimal fraction ("4111….00"). A comma never joins
+ * digit runs of 13 or more into one number (thousands groups have three digits), so it is a boundary.
  */
-const CARD_RE = /(?<![\w.,+\-])\d(?:[ \-]?\d){12,18}(?![\w]|[.,]\d)/g;
+const CARD_RE = /(?<![\w.+\-])\d(?:[ \-]?\d){12,18}(?!\w)/g;
 
 /** [prefix range low, high (inclusive, same number of digits), allowed lengths]. */
 type Range = readonly [low: number, high: number, lengths: readonly number[]];
