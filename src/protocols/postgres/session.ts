@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Identity } from '../../core/identity.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -8,11 +9,8 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { ReviewGate } from '../../reviews/types.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { BackendCode, FrontendCode } from './codec/codes.ts';
-import {
-  decodeErrorFields, decodeNotification, decodeReadyForQuery, decodeRowDescription, encodeErrorResponse,
-  encodeReadyForQuery, type FieldDescription, type TransactionStatus,
-} from './codec/backend.ts';
-import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery, encodeQuery } from './codec/frontend.ts';
+import { decodeErrorFields, decodeNotification, decodeRowDescription, encodeErrorResponse, type FieldDescription } from './codec/backend.ts';
+import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery, encodeExecute, encodeSync } from './codec/frontend.ts';
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
@@ -39,14 +37,12 @@ export interface PgSessionOptions {
 
 /** One entry per Query/Sync sent to the target, resolved by its ReadyForQuery. */
 interface SyncEntry {
-  /** Messages to send the client just before this ReadyForQuery (a denial inside an extended batch). */
-  inject?: Buffer;
-  /** Synthetic entries never reach the target: their bytes go out once everything before them is answered. */
-  synthetic?: Buffer;
+  /** The portal of a denial's failing Execute sent in this batch (see `failAtTarget`). */
+  denial?: string;
 }
 
-const TXN_END = /^\s*(rollback|abort|commit|end)\b/i;
-const COMMIT = /^\s*(commit|end)\b/i;
+/** SQLSTATE the target answers an Execute of a portal that does not exist with (invalid_cursor_name). */
+const UNDEFINED_PORTAL = '34000';
 
 /**
  * An authenticated PostgreSQL session: relays both directions frame by frame, records statements and
@@ -64,10 +60,10 @@ export class PgSession {
   private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[] }>();
   private readonly syncs: SyncEntry[] = [];
   private readonly maskCounts: Record<string, number> = {};
-  private txStatus: TransactionStatus = 'I';
-  /** A denial inside a transaction block: the client sees the transaction as failed until it ends it. */
-  private virtualAbort = false;
-  private skipUntilSync: Buffer | undefined;
+  /** Denials whose failing Execute is on its way to the target: portal name → the error the client gets instead. */
+  private readonly denials = new Map<string, Buffer>();
+  /** After a denied Parse: the client's messages up to its Sync are dropped, as the target drops them after an error. */
+  private skipUntilSync: string | undefined;
   private holding = false;
   /** The recording's backlog is full: the client's stream waits (see checkRoom). */
   private waitingRoom = false;
@@ -183,7 +179,7 @@ export class PgSession {
   private onClientFrame(f: Frame): void {
     if (this.skipUntilSync) {
       if (f.code === FrontendCode.Sync) {
-        this.syncs.push({ inject: this.skipUntilSync });
+        this.syncs.push({ denial: this.skipUntilSync });
         this.skipUntilSync = undefined;
         this.toTarget(f.bytes);
       }
@@ -256,19 +252,30 @@ export class PgSession {
   private forwardQuery(text: string, bytes: Buffer): void {
     this.statements.begin(text, undefined, 'simple');
     this.syncs.push({});
-    if (this.virtualAbort && COMMIT.test(text)) {
-      // The client saw an error inside this transaction: as PostgreSQL does, COMMIT now rolls back.
-      this.toTarget(encodeQuery('ROLLBACK'));
-      return;
-    }
     this.toTarget(bytes);
   }
 
+  /** A denied Query: the target fails in its place (see `failAtTarget`) and ends that failure with a ReadyForQuery. */
   private denySimple(text: string, d: { rule: string; reason: string; code?: string }): void {
     this.recordDenial(text, d.rule, d.reason);
-    const status: TransactionStatus = this.txStatus === 'I' ? 'I' : 'E';
-    if (status === 'E') this.virtualAbort = true;
-    this.enqueueSynthetic(Buffer.concat([this.denialError(d), encodeReadyForQuery(status)]));
+    const portal = this.failAtTarget(this.denialError(d));
+    this.toTarget(encodeSync());
+    this.syncs.push({ denial: portal });
+  }
+
+  /**
+   * Sends the target, in place of a denied statement, an Execute of a portal that cannot exist, so the target
+   * itself fails at exactly that point of the client's stream and does what it does with any failed statement:
+   * a transaction block becomes aborted (a later COMMIT rolls back, ROLLBACK TO SAVEPOINT recovers, statements
+   * prepared before fail with 25P02), and an implicit transaction (a pipelined extended batch, or earlier
+   * statements of the same batch) is rolled back at its Sync. The gateway never guesses the transaction status
+   * from a ReadyForQuery that is behind a pipelined stream. The target's error is replaced by the denial's.
+   */
+  private failAtTarget(error: Buffer): string {
+    const portal = `airlock-denied-${randomBytes(16).toString('hex')}`;
+    this.denials.set(portal, error);
+    this.toTarget(encodeExecute(portal, 1));
+    return portal;
   }
 
   private onParse(f: Frame): void {
@@ -287,15 +294,13 @@ export class PgSession {
     this.toTarget(bytes);
   }
 
-  /** Answers an extended-protocol message with an error and skips to the next Sync, as the server would. */
+  /** A denied extended-protocol message: the target fails in its place and the client's messages up to Sync are dropped, as the server would. */
   private denyExtended(error: Buffer, d: { text: string; rule: string; reason: string }): void {
     this.recordDenial(d.text, d.rule, d.reason);
-    if (this.txStatus !== 'I') this.virtualAbort = true;
-    this.skipUntilSync = error;
+    this.skipUntilSync = this.failAtTarget(error);
   }
 
   private denialError(d: { rule: string; reason: string; code?: string }): Buffer {
-    if (d.code === '25P02') return statementError('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
     return statementError(d.code ?? '42501', `Airlock: ${d.reason}`, `rule: ${d.rule}`);
   }
 
@@ -308,7 +313,6 @@ export class PgSession {
     if (!this.rec.healthy) {
       return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: '58030' };
     }
-    if (this.virtualAbort && !TXN_END.test(text)) return { action: 'deny', rule: 'transaction', reason: 'transaction aborted', code: '25P02' };
     return this.o.policy.decide({ protocol: 'postgres', kind: 'query', text }, this.o.identity);
   }
 
@@ -423,10 +427,14 @@ export class PgSession {
       case BackendCode.PortalSuspended:
         this.statements.endWithout('suspended');
         return f.bytes;
-      case BackendCode.ErrorResponse:
+      case BackendCode.ErrorResponse: {
         this.copyingIn = this.copyingOut = false;
-        this.statements.error(decodeErrorFields(f.body));
+        const fields = decodeErrorFields(f.body);
+        const denial = this.denialFailed(fields);
+        if (denial) return denial;
+        this.statements.error(fields);
         return f.bytes;
+      }
       case BackendCode.NoticeResponse: {
         const n = decodeErrorFields(f.body);
         this.rec.record('db.notice', { severity: n.S ?? null, code: n.C ?? null, message: this.o.storedMask.maskText(n.M ?? '', this.maskCounts) });
@@ -445,27 +453,22 @@ export class PgSession {
   }
 
   private onReady(f: Frame): Buffer {
-    this.txStatus = decodeReadyForQuery(f.body);
-    if (this.txStatus === 'I') this.virtualAbort = false;
     this.statements.batchEnd();
     const entry = this.syncs.shift();
-    let out = f.bytes;
-    if (this.virtualAbort && this.txStatus === 'T') out = encodeReadyForQuery('E');
-    if (entry?.inject) out = Buffer.concat([entry.inject, out]);
-    const synthetic = this.takeSynthetic();
-    return synthetic ? Buffer.concat([out, synthetic]) : out;
+    // The target skipped the denial's Execute after an earlier error of the same batch: the client sees that error, as it would without the gateway.
+    if (entry?.denial) this.denials.delete(entry.denial);
+    return f.bytes;
   }
 
-  /** Queues gateway-made replies behind whatever the target still owes the client. */
-  private enqueueSynthetic(bytes: Buffer): void {
-    if (this.syncs.length === 0) this.toClient(bytes);
-    else this.syncs.push({ synthetic: bytes });
-  }
-
-  private takeSynthetic(): Buffer | undefined {
-    const parts: Buffer[] = [];
-    while (this.syncs.length && this.syncs[0].synthetic) parts.push(this.syncs.shift()!.synthetic!);
-    return parts.length ? Buffer.concat(parts) : undefined;
+  /** The error the client gets instead of the target's answer to a denial's Execute (see `failAtTarget`), if that is what `fields` is. */
+  private denialFailed(fields: Record<string, string>): Buffer | undefined {
+    if (fields.C !== UNDEFINED_PORTAL || this.denials.size === 0) return undefined;
+    for (const [portal, error] of this.denials) {
+      if (!(fields.M ?? '').includes(portal)) continue;
+      this.denials.delete(portal);
+      return error;
+    }
+    return undefined;
   }
 
   // ---- endings ---------------------------------------------------------------------------------
