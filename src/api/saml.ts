@@ -23,7 +23,7 @@ function failurePage(message: string): string {
  * are public: the metadata is public by nature, login only redirects, and the ACS authenticates by the
  * signed assertion itself. A successful login starts a web session (HttpOnly cookie) and redirects.
  */
-export function samlRoutes(ctx: ApiContext, sp: SamlServiceProvider = new SamlServiceProvider(ctx.config.identity.saml!)): FastifyPluginAsync {
+export function samlRoutes(ctx: ApiContext, sp: SamlServiceProvider = new SamlServiceProvider(ctx.config.identity.saml!, ctx.store)): FastifyPluginAsync {
   return async (app) => {
     // Encapsulated in this plugin: only the ACS takes form bodies.
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => {

@@ -25,7 +25,7 @@ export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
             type: 'object', required: ['subject'], additionalProperties: false,
             properties: {
               subject: { type: 'string', minLength: 1, maxLength: 128 }, groups: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 } },
-              ttl: { ...durationText, description: 'Lifetime, e.g. 8h (default), 30d' },
+              ttl: { ...durationText, description: 'Lifetime, e.g. 1h, 30d (default 8h, or the identity.maxTokenTtl limit when lower; longer than that limit is refused)' },
               service: { type: 'boolean' }, description: { type: 'string', maxLength: 500 },
             },
           },
@@ -33,7 +33,7 @@ export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
       },
       async (req) => {
         const b = req.body as { subject: string; groups?: string[]; ttl?: string; service?: boolean; description?: string };
-        const issued = await ctx.tokens.issue({ subject: b.subject, groups: b.groups ?? [], ttlMs: parseDuration(b.ttl ?? '8h'), service: b.service, description: b.description });
+        const issued = await ctx.tokens.issue({ subject: b.subject, groups: b.groups ?? [], ttlMs: b.ttl === undefined ? undefined : parseDuration(b.ttl), service: b.service, description: b.description });
         await ctx.store.appendAudit({ time: Date.now(), subject: req.caller!.identity.subject, action: 'token.issue', target: issued.record.id, detail: { subject: b.subject } });
         const { secretHash: _h, ...record } = issued.record;
         return { token: issued.token, record };

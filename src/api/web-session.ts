@@ -3,23 +3,19 @@ import type { Identity } from '../core/identity.ts';
 import type { TokenService } from '../identity/tokens.ts';
 
 export const SESSION_COOKIE = 'airlock_session';
-const WEB_SESSION_MS = 8 * 3600_000;
 
 /**
- * After a browser login (OIDC or SAML) the gateway issues a short-lived token of its own for the identity
- * and keeps it in an HttpOnly, SameSite=Strict cookie; the API accepts it like a bearer token. Revoking the
- * token (or `airlock tokens revoke`) ends the web session immediately.
+ * After a browser login (a pasted token, OIDC or SAML) the gateway issues a token of its own for the identity
+ * and keeps it in an HttpOnly, SameSite=Strict cookie; the API accepts it like a bearer token. That token is for
+ * the console and API only (a database or SSH login refuses it), lives at most 8 hours and never past the
+ * credential it came from, and dies with it (TokenService.issueWebSession). Revoking it, or the token it came
+ * from (`airlock tokens revoke`), ends the web session immediately.
  */
 export async function startWebSession(reply: FastifyReply, req: FastifyRequest, tokens: TokenService, identity: Identity): Promise<void> {
-  const { token } = await tokens.issue({
-    subject: identity.subject,
-    groups: identity.groups,
-    ttlMs: WEB_SESSION_MS,
-    service: identity.kind === 'service',
-    description: `web login via ${identity.authMethod}`,
-  });
+  const { token, record } = await tokens.issueWebSession(identity, `web login via ${identity.authMethod}`);
   const secure = req.protocol === 'https' ? '; Secure' : '';
-  reply.header('set-cookie', `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${WEB_SESSION_MS / 1000}${secure}`);
+  const maxAge = Math.max(0, Math.floor((record.expiresAt - Date.now()) / 1000));
+  reply.header('set-cookie', `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${secure}`);
 }
 
 export function sessionCookie(req: FastifyRequest): string | undefined {

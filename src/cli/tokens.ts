@@ -14,14 +14,14 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
     subject: { type: 'string' }, groups: { type: 'string' }, ttl: { type: 'string' }, service: { type: 'boolean' },
     description: { type: 'string' }, json: { type: 'boolean' },
   });
-  return withLocalStore(str(values.config), async (store) => {
-    const tokens = new TokenService(store);
+  return withLocalStore(str(values.config), async (store, loaded) => {
+    const tokens = new TokenService(store, loaded.config.identity);
     if (sub === 'issue') {
       const subject = str(values.subject);
       if (!subject) throw new AirlockError(ErrorCodes.usage, `--subject is required\n${HELP}`);
       const groups = (str(values.groups) ?? '').split(',').map((g) => g.trim()).filter(Boolean);
       const issued = await tokens.issue({
-        subject, groups, ttlMs: parseDuration(str(values.ttl) ?? '8h'), service: values.service === true, description: str(values.description),
+        subject, groups, ttlMs: ttlOption(str(values.ttl)), service: values.service === true, description: str(values.description),
       });
       const r = issued.record;
       io.err(`issued ${r.kind} token ${r.id} for ${r.subject} (groups: ${r.groups.join(', ') || 'none'}), expires ${new Date(r.expiresAt).toISOString()}`);
@@ -55,4 +55,13 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
     io.err(HELP);
     return sub ? 2 : 0;
   });
+}
+
+function ttlOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new AirlockError(ErrorCodes.usage, `--ttl: ${(err as Error).message}`);
+  }
 }

@@ -213,6 +213,18 @@ export const configSchema = z
           .optional(),
         /** SAML 2.0 web login (Airlock as Service Provider); see src/identity/saml/config.ts. */
         saml: samlSchema.optional(),
+        /**
+         * Longest lifetime a gateway token may be issued with (CLI, API, browser sessions): the smallest limit of
+         * the token's groups and roles listed here, else `default`; none: unlimited.
+         */
+        maxTokenTtl: z
+          .object({
+            default: durationText.optional(),
+            groups: z.record(z.string(), durationText).default({}),
+            roles: z.object({ admin: durationText.optional(), auditor: durationText.optional(), approver: durationText.optional() }).strict().default({}),
+          })
+          .strict()
+          .optional(),
         roles: z
           .object({
             admin: z.array(z.string()).default([]),

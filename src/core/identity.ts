@@ -8,6 +8,8 @@ export interface Identity {
   /** Id of the credential that proved it (token id, key fingerprint…), never the secret. */
   readonly credentialId?: string;
   readonly claims?: Readonly<Record<string, unknown>>;
+  /** When the credential stops being valid (ms since the epoch), where it says; sessions started from it end no later. */
+  readonly expiresAt?: number;
 }
 
 export function inAnyGroup(identity: Identity, groups: readonly string[]): boolean {

@@ -39,6 +39,27 @@ describe('retention', () => {
     expect((await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY)).purged).toEqual([]);
   });
 
+  it('removes what was recorded about a purged session everywhere: its reviews (their text) and audit rows', async () => {
+    const gone = await f.session({ connection: 'short' });
+    const kept = await f.session({ connection: 'long' });
+    const review = (id: string, sessionId: string) => ({
+      id, kind: 'command' as const, sessionId, connection: 'short', requester: 'alice', requesterKind: 'user' as const, requesterGroups: ['dba'],
+      text: "delete from users where email = 'x'", textHash: null, rule: 'writes', approvers: ['leads'], status: 'approved' as const,
+      createdAt: 1, expiresAt: 2, decidedAt: 2, reviewer: 'bob', reason: null, validUntil: null,
+    });
+    await f.store.insertReview(review('r-gone', gone));
+    await f.store.insertReview(review('r-kept', kept));
+    for (const target of [gone, kept]) await f.store.appendAudit({ time: 1, subject: 'sam', action: 'session.view', target, detail: {} });
+    await f.store.appendAudit({ time: 1, subject: 'bob', action: 'review.approve', target: 'r-gone', detail: { rule: 'writes' } });
+    await purgeExpired(f.store, f.keys, config, Date.now() + 2 * DAY);
+    expect((await f.store.listReviews()).map((r) => r.id)).toEqual(['r-kept']);
+    expect(await f.store.getReview('r-gone')).toBeUndefined();
+    expect(await f.store.listAudit({ target: gone })).toEqual([]);
+    expect(await f.store.listAudit({ target: 'r-gone' })).toEqual([]);
+    expect(await f.store.listAudit({ target: kept })).toHaveLength(1);
+    expect(f.store.db.prepare("SELECT count(*) AS n FROM ledger WHERE kind = 'tombstone' AND session_id = ?").get(gone)).toEqual({ n: 1 });
+  });
+
   it('gives the purged sessions\' space back to the file system', async () => {
     await f.session({ connection: 'short', queries: 3000 });
     await f.session({ connection: 'long', queries: 10 });

@@ -70,10 +70,10 @@ export class Gateway {
     const recorder = new Recorder(store, keys, log, options.recorder);
     const recovered = await recorder.recoverInterrupted();
     if (recovered) log.warn({ sessions: recovered }, 'sealed sessions left open by an earlier run');
-    const tokens = new TokenService(store);
+    const tokens = new TokenService(store, loaded.config.identity);
     const tls = await loadServerTls(loaded.dataDir, loaded.config.tls);
     const { config } = loaded;
-    const verifiers: CredentialVerifier[] = [{ name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t) => tokens.verify(t) }];
+    const verifiers: CredentialVerifier[] = [{ name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t, c) => tokens.verify(t, c.protocol) }];
     // Tokens from external OIDC providers (CI jobs, agents): tried after the gateway's own tokens.
     if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
     const authenticator = new ChainAuthenticator(verifiers);

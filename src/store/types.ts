@@ -14,7 +14,16 @@ export interface TokenRecord {
   readonly expiresAt: number;
   readonly revokedAt: number | null;
   readonly description: string | null;
+  /**
+   * The token this one was exchanged for (a browser session's token names the credential it came from): it is
+   * valid only while that one is, and never past it. Null for tokens issued directly.
+   */
+  readonly parentId: string | null;
+  /** Where it may be used: `all` (databases, SSH, API) or `console` (the HTTP API and web console only). */
+  readonly scope: TokenScope;
 }
+
+export type TokenScope = 'all' | 'console';
 
 export interface SessionRecord {
   readonly id: string;
@@ -114,9 +123,10 @@ export interface SearchHit {
 }
 
 import type { ReviewStore } from './review-types.ts';
+import type { ControlStore } from './control-types.ts';
 import type { Logger } from '../core/logger.ts';
 
-export interface Store extends ReviewStore {
+export interface Store extends ReviewStore, ControlStore {
   readonly backend: string;
 
   insertToken(token: TokenRecord): Promise<void>;
@@ -129,7 +139,10 @@ export interface Store extends ReviewStore {
   getSession(id: string): Promise<SessionRecord | undefined>;
   listSessions(filter?: SessionFilter): Promise<SessionRecord[]>;
   setLegalHold(id: string, hold: boolean): Promise<void>;
-  /** Deletes a session and its events (retention); the caller records the tombstone. */
+  /**
+   * Deletes a session and everything recorded about it (retention): its events, the reviews raised in it (their
+   * text) and the audit rows naming it. The caller records the tombstone.
+   */
   deleteSession(id: string): Promise<void>;
   /**
    * Gives the space of deleted sessions back to the file system where the backend holds it (after a retention

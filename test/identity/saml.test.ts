@@ -7,6 +7,9 @@ import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { SamlServiceProvider } from '../../src/identity/saml/sp.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { Gateway } from '../../src/server/gateway.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { startGateway, type TestGateway } from '../harness/gateway.ts';
 import { ALG, TestSamlIdp, signingKey, type SigningKey } from './saml-idp.ts';
 
@@ -196,6 +199,35 @@ describe('SAML web login through the gateway API', () => {
     await expectRefused(response, /already used/);
   });
 
+  it('refuses a replay after the gateway restarts: used assertion ids are kept in the store', async () => {
+    const response = idp.response({ nameId: 'frank', groups: ['dba'] });
+    expect((await postAcs(response)).status).toBe(302);
+    const loaded = { config: gw.gw.loaded.config, path: undefined, dataDir: gw.dataDir };
+    await gw.gw.stop();
+    const restarted = await Gateway.start(loaded, { log: silentLogger });
+    try {
+      const port = restarted.listeners.get('api')!.port;
+      api = `http://127.0.0.1:${port}`;
+      await expectRefused(response, /already used/);
+    } finally {
+      await restarted.stop();
+      gw = await startGateway({ listen: { api: '127.0.0.1:0' }, identity: { roles: { admin: ['platform'] }, saml: samlConfig() } });
+      api = `http://127.0.0.1:${gw.gw.listeners.get('api')!.port}`;
+      adminToken = await gw.token('root', ['platform']);
+    }
+  });
+
+  it('refuses at a second service provider on the same store what the first accepted (a fleet)', async () => {
+    const file = `${gw.dataDir}/fleet-${Date.now()}.db`;
+    const [a, b] = [new SqliteStore(file, { writerThread: false }), new SqliteStore(file, { writerThread: false })];
+    const config = parseConfig({ identity: { saml: samlConfig() } }, process.cwd()).identity.saml!;
+    const response = idp.response({ nameId: 'gina' });
+    await new SamlServiceProvider(config, a).acs(response);
+    await expect(new SamlServiceProvider(config, b).acs(response)).rejects.toThrow(/already used/);
+    await a.close();
+    await b.close();
+  });
+
   it('refuses another Recipient, another Destination, another Issuer', async () => {
     await expectRefused(idp.response({ recipient: 'https://other-sp.test/acs' }), /Recipient/);
     await expectRefused(idp.response({ destination: 'https://other-sp.test/acs' }), /Destination/);
@@ -236,7 +268,7 @@ describe('SAML web login through the gateway API', () => {
 });
 
 describe('SAML service provider options', () => {
-  const spWith = (extra: Record<string, unknown>) => new SamlServiceProvider(parseConfig({ identity: { saml: samlConfig(extra) } }, process.cwd()).identity.saml!);
+  const spWith = (extra: Record<string, unknown>) => new SamlServiceProvider(parseConfig({ identity: { saml: samlConfig(extra) } }, process.cwd()).identity.saml!, new SqliteStore(':memory:'));
 
   it('allowIdpInitiated: false refuses unsolicited responses, accepts answers to our requests', async () => {
     const sp = spWith({ allowIdpInitiated: false });

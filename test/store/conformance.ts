@@ -12,7 +12,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
   describe(`${name} store conformance`, () => {
     it('tokens: insert, get, list, revoke once', async () => {
       const s = await open();
-      const t = { id: 't1', subject: 'alice', groups: ['dba'], kind: 'user' as const, secretHash: 'ab'.repeat(32), createdAt: 1, expiresAt: 2, revokedAt: null, description: null };
+      const t = { id: 't1', subject: 'alice', groups: ['dba'], kind: 'user' as const, secretHash: 'ab'.repeat(32), createdAt: 1, expiresAt: 2, revokedAt: null, description: null, parentId: null, scope: 'all' as const };
       await s.insertToken(t);
       expect(await s.getToken('t1')).toEqual(t);
       expect(await s.getToken('nope')).toBeUndefined();
@@ -20,6 +20,32 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       expect(await s.revokeToken('t1', 5)).toBe(true);
       expect(await s.revokeToken('t1', 6)).toBe(false);
       expect((await s.getToken('t1'))?.revokedAt).toBe(5);
+      await s.close();
+    });
+
+    it('one-time ids: a second use is refused until the first expires', async () => {
+      const s = await open();
+      expect(await s.useOnce('saml:x', 5_000, 1_000)).toBe(true);
+      expect(await s.useOnce('saml:x', 9_000, 4_999)).toBe(false);
+      expect(await s.useOnce('saml:y', 5_000, 1_000)).toBe(true);
+      expect(await s.useOnce('saml:x', 9_000, 5_000)).toBe(true);
+      expect(await s.useOnce('saml:x', 9_000, 8_000)).toBe(false);
+      await s.close();
+    });
+
+    it('locks and termination requests', async () => {
+      const s = await open();
+      await s.insertLock({ id: 'l1', subject: 'mallory', reason: 'left', createdBy: 'root', createdAt: 1, expiresAt: 10 });
+      await s.insertLock({ id: 'l2', subject: 'eve', reason: null, createdBy: 'root', createdAt: 2, expiresAt: null });
+      expect((await s.listLocks()).map((l) => l.id)).toEqual(['l1', 'l2']);
+      expect((await s.listLocks({ activeAt: 10 })).map((l) => l.id)).toEqual(['l2']);
+      expect(await s.deleteLock('l2')).toBe(true);
+      expect(await s.deleteLock('l2')).toBe(false);
+      expect(await s.requestTermination({ sessionId: 's1', requestedBy: 'root', reason: 'x', requestedAt: 3 })).toBe(true);
+      expect(await s.requestTermination({ sessionId: 's1', requestedBy: 'root', reason: 'y', requestedAt: 4 })).toBe(false);
+      expect(await s.pendingTerminations()).toEqual([{ sessionId: 's1', requestedBy: 'root', reason: 'x', requestedAt: 3, doneAt: null }]);
+      await s.completeTermination('s1', 5);
+      expect(await s.pendingTerminations()).toEqual([]);
       await s.close();
     });
 

@@ -195,6 +195,7 @@ export class OidcVerifier implements CredentialVerifier {
       authMethod: 'oidc',
       credentialId: credentialId(jti, token),
       claims: keptClaims(claims, token),
+      ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp * 1000 } : {}),
     };
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReplayCache, RequestIdCache } from './cache.ts';
+import { RequestIdCache } from './cache.ts';
 
 describe('RequestIdCache', () => {
   it('answers until the TTL, then forgets; remove is one-shot', async () => {
@@ -23,17 +23,5 @@ describe('RequestIdCache', () => {
     expect(cache.size).toBe(3);
     expect(await cache.getAsync('_1')).toBeNull();
     expect(await cache.getAsync('_4')).toBe('_4');
-  });
-});
-
-describe('ReplayCache', () => {
-  it('refuses a second use until the remembered time has passed', () => {
-    let now = 0;
-    const cache = new ReplayCache(() => now);
-    expect(cache.firstUse('idp\u0000_x', 5_000)).toBe(true);
-    expect(cache.firstUse('idp\u0000_x', 5_000)).toBe(false);
-    expect(cache.firstUse('idp\u0000_y', 5_000)).toBe(true);
-    now = 5_000;
-    expect(cache.firstUse('idp\u0000_x', 9_000)).toBe(true);
   });
 });

@@ -53,35 +53,3 @@ export class RequestIdCache implements CacheProvider {
     }
   }
 }
-
-/**
- * Assertion ids already used, each remembered until the assertion could no longer be accepted anyway (its
- * NotOnOrAfter plus clock skew). Only assertions that passed signature and every other check get here, so
- * the set grows with real logins, not with what strangers post.
- */
-export class ReplayCache {
-  private readonly used = new Map<string, number>();
-  private lastSweep = 0;
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  get size(): number {
-    return this.used.size;
-  }
-
-  /** Records the id and returns true, or returns false when it was seen before and is still remembered. Synchronous, so check and record cannot interleave. */
-  firstUse(id: string, rememberUntil: number): boolean {
-    const now = this.now();
-    this.sweep(now);
-    const until = this.used.get(id);
-    if (until !== undefined && now < until) return false;
-    this.used.set(id, rememberUntil);
-    return true;
-  }
-
-  private sweep(now: number): void {
-    if (now - this.lastSweep < 60_000 && this.used.size < 10_000) return;
-    this.lastSweep = now;
-    for (const [id, until] of this.used) if (until <= now) this.used.delete(id);
-  }
-}

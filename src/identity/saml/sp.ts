@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { ReplayCache, RequestIdCache } from './cache.ts';
+import type { ControlStore } from '../../store/control-types.ts';
+import { RequestIdCache } from './cache.ts';
 import { certificateToPem, type SamlSpConfig } from './config.ts';
 import { NS, attr, child, children, descendants, parseXml, text } from './xml.ts';
 
@@ -54,11 +55,18 @@ function timeOf(value: string | undefined, what: string): number | undefined {
 export class SamlServiceProvider {
   private readonly saml: SAML;
   private readonly requests: RequestIdCache;
-  private readonly replays = new ReplayCache();
   private readonly skewMs: number;
   private readonly audience: string;
 
-  constructor(readonly config: SamlSpConfig) {
+  /**
+   * `usedIds` remembers the assertion ids already accepted: the store, so a replay is refused after a restart and
+   * at every other gateway on the same store.
+   */
+  constructor(
+    readonly config: SamlSpConfig,
+    private readonly usedIds: Pick<ControlStore, 'useOnce'>,
+    private readonly now: () => number = Date.now,
+  ) {
     this.skewMs = parseDuration(config.clockSkew);
     const requestTtlMs = parseDuration(config.requestTtl);
     this.audience = config.audience ?? config.entityId;
@@ -236,7 +244,7 @@ export class SamlServiceProvider {
 
     // Replay: last, so only a fully valid assertion is remembered; kept until no check above could pass again.
     const rememberUntil = Math.max(confirmationEnd, conditionsEnd ?? 0) + this.skewMs;
-    if (!this.replays.firstUse(`${issuer}\u0000${id}`, rememberUntil)) throw refuse('this assertion was already used (replayed): log in again');
+    if (!(await this.usedIds.useOnce(`saml:${issuer}\u0000${id}`, rememberUntil, this.now()))) throw refuse('this assertion was already used (replayed): log in again');
     return identity;
   }
 

@@ -198,4 +198,30 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sessions ADD COLUMN compacted_at REAL;
   CREATE INDEX sessions_to_compact ON sessions(ended_at, id) WHERE compacted_at IS NULL;
   `,
+  // Control plane (store/control-types.ts): a web session's token names the token it came from (parent_id) and may
+  // be used only where its scope says; locks on subjects; requests to end live sessions, polled by every gateway;
+  // one-time ids (SAML assertions) shared by every gateway on the store. Reviews by session, for retention.
+  `
+  ALTER TABLE tokens ADD COLUMN parent_id TEXT;
+  ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'all';
+  CREATE TABLE locks (
+    id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    reason TEXT,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE TABLE session_terminations (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    reason TEXT,
+    requested_at INTEGER NOT NULL,
+    done_at INTEGER
+  );
+  CREATE INDEX session_terminations_pending ON session_terminations(session_id) WHERE done_at IS NULL;
+  CREATE TABLE used_once (key TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS reviews_session ON reviews(session_id);
+  `,
 ];

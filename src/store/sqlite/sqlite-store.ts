@@ -16,6 +16,8 @@ import { CompactorThread, type CompactorOptions } from './compactor-thread.ts';
 import type { SessionEvent } from '../types.ts';
 import { SqliteReviewStore } from './review-store.ts';
 import { SqliteSshKeyStore } from './ssh-key-store.ts';
+import { SqliteControlStore } from './control-store.ts';
+import type { LockRecord, TerminationRequest } from '../control-types.ts';
 import type { SshHostKeyRecord, SshKeyRecord } from '../types.ts';
 import type { AuditRecord, ReviewFilter, ReviewRecord, ReviewStatus } from '../review-types.ts';
 
@@ -94,8 +96,10 @@ export class SqliteStore implements Store {
 
   async insertToken(t: TokenRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO tokens (id, subject, groups, kind, secret_hash, created_at, expires_at, revoked_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.subject, JSON.stringify(t.groups), t.kind, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt, t.description);
+      .prepare(
+        'INSERT INTO tokens (id, subject, groups, kind, secret_hash, created_at, expires_at, revoked_at, description, parent_id, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(t.id, t.subject, JSON.stringify(t.groups), t.kind, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt, t.description, t.parentId, t.scope);
   }
 
   async getToken(id: string): Promise<TokenRecord | undefined> {
@@ -180,6 +184,10 @@ export class SqliteStore implements Store {
       unindex.run(meta, id, 0, Number.MAX_SAFE_INTEGER);
       remove.run(id, 0, Number.MAX_SAFE_INTEGER);
       this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+      // What retention removes goes everywhere: the reviews raised in the session (their statement text) and the
+      // audit rows naming it or those reviews (views, exports, holds, terminations, decisions).
+      this.db.prepare('DELETE FROM audit_log WHERE target = ? OR target IN (SELECT id FROM reviews WHERE session_id = ?)').run(id, id);
+      this.db.prepare('DELETE FROM reviews WHERE session_id = ?').run(id);
     })();
     this.blocks.forget(id);
   }
@@ -423,6 +431,33 @@ export class SqliteStore implements Store {
     return this.sshKeys.deleteSshHostKey(target);
   }
 
+  private get control(): SqliteControlStore {
+    return (this.controlStore ??= new SqliteControlStore(this.db));
+  }
+  private controlStore: SqliteControlStore | undefined;
+
+  insertLock(l: LockRecord): Promise<void> {
+    return this.control.insertLock(l);
+  }
+  listLocks(f?: { readonly activeAt?: number }): Promise<LockRecord[]> {
+    return this.control.listLocks(f);
+  }
+  deleteLock(id: string): Promise<boolean> {
+    return this.control.deleteLock(id);
+  }
+  requestTermination(r: Omit<TerminationRequest, 'doneAt'>): Promise<boolean> {
+    return this.control.requestTermination(r);
+  }
+  pendingTerminations(): Promise<TerminationRequest[]> {
+    return this.control.pendingTerminations();
+  }
+  completeTermination(sessionId: string, at: number): Promise<void> {
+    return this.control.completeTermination(sessionId, at);
+  }
+  useOnce(key: string, until: number, now: number): Promise<boolean> {
+    return this.control.useOnce(key, until, now);
+  }
+
   async ping(): Promise<void> {
     try {
       this.db.prepare('SELECT 1').get();
@@ -479,6 +514,7 @@ function toToken(r: Row): TokenRecord {
     id: String(r.id), subject: String(r.subject), groups: JSON.parse(String(r.groups)), kind: r.kind as TokenRecord['kind'],
     secretHash: String(r.secret_hash), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
     revokedAt: r.revoked_at == null ? null : Number(r.revoked_at), description: r.description == null ? null : String(r.description),
+    parentId: r.parent_id == null ? null : String(r.parent_id), scope: r.scope === 'console' ? 'console' : 'all',
   };
 }
 
