@@ -7,6 +7,12 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {});
   const loaded = loadConfig(str(values.config));
   const log = createLogger();
+  // The last line of defence, never the plan: every handler a client can reach has its own error
+  // boundary that ends only that session. A rejection arriving here is a bug and is logged as one.
+  process.on('unhandledRejection', (reason) => {
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    log.fatal({ err: err.message, stack: err.stack }, 'unhandled promise rejection (a gateway bug): the session it belonged to may be left half-closed');
+  });
   const gw = await Gateway.start(loaded, { log });
   io.err(`Airlock gateway running (config: ${loaded.path ?? 'built-in defaults'}, data: ${loaded.dataDir})`);
   for (const [protocol, a] of gw.listeners) io.err(`  ${protocol.padEnd(9)} ${a.host}:${a.port}`);

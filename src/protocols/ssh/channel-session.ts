@@ -22,6 +22,7 @@ interface ExitInfo {
  */
 export class SessionChannel {
   private pty: PseudoTtyInfo | undefined;
+  private started = false;
   private readonly env: Record<string, string> = {};
   private client: ServerChannel | undefined;
   private target: ClientChannel | undefined;
@@ -40,11 +41,15 @@ export class SessionChannel {
     session: Session,
     readonly id: number,
   ) {
-    session.on('pty', (accept, _reject, info) => {
+    // Requests that set up the channel count only before it starts; a second shell, exec or subsystem
+    // on a started channel is refused (ssh2's accept() would give nothing).
+    session.on('pty', (accept, reject, info) => {
+      if (this.started) return reject?.();
       this.pty = info;
       accept?.();
     });
-    session.on('env', (accept, _reject, info) => {
+    session.on('env', (accept, reject, info) => {
+      if (this.started) return reject?.();
       this.env[info.key] = info.val;
       this.s.rec?.record('ssh.env', { channel: id, name: info.key });
       accept?.();
@@ -57,19 +62,31 @@ export class SessionChannel {
       this.signal(info.name);
       accept?.();
     });
-    session.on('shell', (accept) => void this.start('shell', accept()));
-    session.on('exec', (accept, _reject, info) => void this.start('exec', accept(), info.command));
+    session.on('shell', (accept, reject) => this.begin('shell', accept, reject));
+    session.on('exec', (accept, reject, info) => this.begin('exec', accept, reject, info.command));
     session.on('subsystem', (accept, reject, info) => {
-      if (info.name === 'sftp') return void this.start('sftp', accept());
+      if (info.name === 'sftp') return this.begin('sftp', accept, reject);
       this.s.rec?.record('ssh.subsystem', { channel: id, name: info.name }, { outcome: 'denied' });
       reject?.();
     });
     session.on('close', () => this.onClientClose());
   }
 
-  private async start(kind: Kind, ch: ServerChannel, command = ''): Promise<void> {
+  private begin(kind: Kind, accept: () => ServerChannel | undefined, reject: (() => void) | undefined, command = ''): void {
+    if (this.started || this.finished) {
+      this.s.rec?.record('ssh.request_refused', { channel: this.id, request: kind, why: 'the channel has already started' }, { outcome: 'denied' });
+      return reject?.();
+    }
+    const ch = accept();
+    if (!ch) return;
+    this.started = true;
+    this.s.guard(this.start(kind, ch, command), `${kind} channel`);
+  }
+
+  private async start(kind: Kind, ch: ServerChannel, command: string): Promise<void> {
     this.client = ch;
     ch.on('error', () => {});
+    ch.stderr.on('error', () => {});
     ch.on('close', () => {
       this.clientClosed = true;
       this.onClientClose();
@@ -155,7 +172,7 @@ export class SessionChannel {
     // it) has arrived: EOF and exit-status can come in separate reads, in either order.
     let waiting = 3;
     const step = () => {
-      if (--waiting === 0) void this.finishChannel();
+      if (--waiting === 0) this.s.guard(this.finishChannel(), 'channel end');
     };
     let exitSeen = false;
     this.onTargetExit = () => {

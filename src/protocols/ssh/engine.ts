@@ -7,6 +7,7 @@ import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { AUTH_METHODS, ClientAuth, type LoginName } from './auth.ts';
+import { connectionBoundary } from './boundary.ts';
 import { loadHostKey, type GatewayHostKey } from './host-key.ts';
 import { refuseAfterAuth } from './refuse.ts';
 import { SshSession } from './session.ts';
@@ -65,10 +66,11 @@ export class SshEngine implements ProtocolEngine {
     this.clients.add(client);
     let admission: Admission | undefined;
     let failures = 0;
+    const guard = connectionBoundary(client, this.ctx.log, clientAddress);
     client.on('error', (err: Error) => this.ctx.log.debug({ client: clientAddress, err: err.message }, 'ssh client error'));
     client.on('close', () => this.clients.delete(client));
     client.on('authentication', (auth: AuthContext) => {
-      this.authenticate(auth, clientAddress).then(
+      const step = this.authenticate(auth, clientAddress).then(
         (step) => {
           if (step.kind === 'admit') {
             admission = step.admission;
@@ -88,11 +90,12 @@ export class SshEngine implements ProtocolEngine {
           auth.reject([...AUTH_METHODS]);
         },
       );
+      guard(step, 'authentication');
     });
     client.on('ready', () => {
       if (!admission) return client.end();
-      if (!admission.granted) return refuseAfterAuth(client, admission.message, 1);
-      if (this.closing) return refuseAfterAuth(client, 'the gateway is shutting down', 255);
+      if (!admission.granted) return refuseAfterAuth(client, admission.message, 1, guard);
+      if (this.closing) return refuseAfterAuth(client, 'the gateway is shutting down', 255, guard);
       const session = new SshSession({
         ctx: this.ctx, client, identity: admission.identity, name: admission.login.connection, connection: admission.connection,
         clientAddress, clientSoftware: software, hostKeys: this.ctx.recorder.store, onEnd: (s) => this.sessions.delete(s),

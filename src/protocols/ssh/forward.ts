@@ -42,7 +42,11 @@ export async function handleForward(
     remote.close();
     return reject();
   }
-  const local = accept();
+  const local: ServerChannel | undefined = accept();
+  if (!local) {
+    remote.close();
+    return;
+  }
   let bytesIn = 0;
   let bytesOut = 0;
   local.on('error', () => {});

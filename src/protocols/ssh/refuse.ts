@@ -1,4 +1,5 @@
 import type { Connection, ServerChannel, Session } from 'ssh2';
+import type { Boundary } from './boundary.ts';
 import { flushed } from './pump.ts';
 
 /**
@@ -9,6 +10,7 @@ import { flushed } from './pump.ts';
  */
 export async function tell(channel: ServerChannel, message: string, exitCode: number): Promise<void> {
   channel.on('error', () => {});
+  channel.stderr.on('error', () => {});
   const closed = new Promise<void>((resolve) => {
     channel.once('close', resolve);
     setTimeout(resolve, 2_000).unref();
@@ -22,7 +24,7 @@ export async function tell(channel: ServerChannel, message: string, exitCode: nu
 }
 
 /** Serves an authenticated connection that gets nothing but the reason it was refused. */
-export function refuseAfterAuth(client: Connection, message: string, exitCode: number, graceMs = 2_000): void {
+export function refuseAfterAuth(client: Connection, message: string, exitCode: number, guard: Boundary, graceMs = 2_000): void {
   // A client with nothing to ask (`ssh -N`) is disconnected after the grace period; one that asked
   // has been told, and OpenSSH leaves by itself when its last channel closes.
   let timer: NodeJS.Timeout | undefined = setTimeout(() => client.end(), graceMs);
@@ -31,10 +33,11 @@ export function refuseAfterAuth(client: Connection, message: string, exitCode: n
     timer = setTimeout(() => client.end(), 500);
   };
   client.on('session', (accept) => {
-    const session: Session = accept();
-    const answer = (ch: ServerChannel) => void tell(ch, message, exitCode).finally(done);
+    const session: Session | undefined = accept();
+    if (!session) return;
+    // accept() gives nothing for a second shell/exec/subsystem on the same channel: nothing to tell.
+    const answer = (ch: ServerChannel | undefined) => ch && guard(tell(ch, message, exitCode).finally(done), 'refusal');
     session.on('pty', (ok) => ok?.());
-    session.on('env', (ok) => ok?.());
     session.on('shell', (ok) => answer(ok()));
     session.on('exec', (ok) => answer(ok()));
     session.on('subsystem', (ok) => answer(ok()));

@@ -7,6 +7,7 @@ import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { Command, ConnectionPolicy, Decision } from '../../policy/types.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { EngineContext } from '../common/engine.ts';
+import { connectionBoundary, type Boundary } from './boundary.ts';
 import { SessionChannel } from './channel-session.ts';
 import { handleForward } from './forward.ts';
 import { HostKeyMismatchError, connectTarget, type HostKeyStore, type TargetConnection } from './target.ts';
@@ -45,6 +46,8 @@ export class SshSession {
   /** Resolves with the target connection, or undefined when it could not be had (see `failure`). */
   readonly ready: Promise<TargetConnection | undefined>;
   readonly channels = new Set<SessionChannel>();
+  /** Runs the connection's asynchronous handlers: a failure in one ends this connection only. */
+  readonly guard: Boundary;
   private readonly policy: ConnectionPolicy;
   private channelSeq = 0;
   private ended = false;
@@ -59,17 +62,24 @@ export class SshSession {
     this.policy = compiled.policy;
     this.storedMask = compiled.storedMasker(randomBytes(32));
     const { client } = o;
+    this.guard = connectionBoundary(client, o.ctx.log, o.clientAddress, (what, err) => {
+      this.endReason = 'gateway_error';
+      this.rec?.record('ssh.internal_error', { what, message: err.message }, { outcome: 'error' });
+    });
     client.on('session', (accept: AcceptConnection<Session>) => {
-      const channel = new SessionChannel(this, accept(), ++this.channelSeq);
+      const session = accept();
+      if (!session) return;
+      const channel = new SessionChannel(this, session, ++this.channelSeq);
       this.channels.add(channel);
       void channel.done.then(() => this.channels.delete(channel));
     });
     client.on('tcpip', (accept, reject: RejectConnection, info: TcpipRequestInfo) => {
-      void handleForward(this, accept, reject, info, ++this.channelSeq);
+      this.guard(handleForward(this, accept, reject, info, ++this.channelSeq), 'port forward');
     });
     client.on('error', (err: Error) => o.ctx.log.debug({ err: err.message, client: o.clientAddress }, 'ssh client connection error'));
     client.on('close', () => this.finish(this.endReason));
     this.ready = this.open();
+    this.guard(this.ready, 'target connection');
   }
 
   get identity(): Identity {

@@ -119,7 +119,7 @@ export class SftpRelay {
     if (d.action === 'deny') return this.deny(msg, check, d.reason);
     this.holding = true;
     this.o.client.pause();
-    void s.review('sftp', check.text, d).then((r) => {
+    const decided = s.review('sftp', check.text, d).then((r) => {
       if (r.approved) {
         this.track(msg, 'reviewed');
         this.out.write(raw);
@@ -128,6 +128,7 @@ export class SftpRelay {
       if (!this.out.blocked) this.o.client.resume();
       this.drain();
     });
+    s.guard(decided, 'sftp review');
   }
 
   private deny(msg: SftpRequest, check: { op: string; path: string; path2?: string }, reason: string): void {
