@@ -116,6 +116,8 @@ export const sshConnectionSchema = z
     password: z.string().optional(),
     privateKey: z.string().optional(),
     hostKey: z.string().optional(),
+    /** Environment variables a client may pass to the target (`SendEnv`); the rest are refused. */
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default(['TERM', 'LANG']),
     allowPortForwarding: z.boolean().default(true),
   })
   .strict();

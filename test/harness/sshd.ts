@@ -189,6 +189,8 @@ export async function startSshd(): Promise<SshdServer> {
       'UsePAM no',
       'StrictModes no',
       'Subsystem sftp internal-sftp',
+      // As Debian ships it: what a client's SendEnv may set is for the gateway to restrict.
+      'AcceptEnv LANG LC_* TERM',
       'AllowTcpForwarding yes',
       'AllowAgentForwarding no',
       'X11Forwarding no',

@@ -48,10 +48,16 @@ export class SessionChannel {
       this.pty = info;
       accept?.();
     });
+    // Only the variables the connection lets through reach the target (a value is data a later line
+    // can run: `eval "$LC_X"`); each one asked for is recorded with its value, masked.
     session.on('env', (accept, reject, info) => {
-      if (this.started) return reject?.();
-      this.env[info.key] = info.val;
-      this.s.rec?.record('ssh.env', { channel: id, name: info.key });
+      const key = String(info.key);
+      const value = String(info.val);
+      const forwarded = !this.started && this.s.o.connection.env.includes(key);
+      const masked = this.s.mask(value);
+      this.s.rec?.record('ssh.env', { channel: id, name: key, value: masked, forwarded }, { searchText: `${key}=${masked}`, outcome: forwarded ? 'allowed' : 'denied' });
+      if (!forwarded) return reject?.();
+      this.env[key] = value;
       accept?.();
     });
     session.on('window-change', (accept, _reject, info) => {
