@@ -138,6 +138,18 @@ describe('classifySql', () => {
     expect(r.statements.length === 1 || r.parseError !== undefined).toBe(true);
   });
 
+  it('marks a PL/pgSQL body too large to walk unknown, whatever it hides', () => {
+    const body = `BEGIN DROP TABLE victim; ${'PERFORM 1; '.repeat(60_000)}END`;
+    const r = classifySql(`CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ ${body} $$`);
+    expect(r.statements[0]).toMatchObject({ kind: 'create', unknown: 'PL/pgSQL function body too large to check' });
+    expect(classifySql(`DO $$ ${body} $$`).statements[0]?.unknown).toBe('DO block');
+  });
+
+  it('marks a PL/pgSQL expression it cannot parse unknown', () => {
+    const r = classifySql('CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE x int; BEGIN IF x = ANY ( THEN NULL; END IF; END $$');
+    expect(r.parseError ?? r.statements[0]?.unknown).toBeTruthy();
+  });
+
   it('initSqlParser is idempotent', async () => {
     await Promise.all([initSqlParser(), initSqlParser()]);
     expect(classifySql('SELECT 1').statements).toHaveLength(1);

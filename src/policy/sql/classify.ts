@@ -100,6 +100,8 @@ interface Draft {
 
 /** Nesting of SQL found inside strings (function bodies, DO blocks) we follow before giving up. */
 const MAX_TEXT_DEPTH = 4;
+/** Texts found inside strings (function body statements, PL/pgSQL expressions) parsed per classification; past it, unknown. */
+const MAX_NESTED_TEXTS = 5_000;
 const STMT_KEY = /^[A-Z][A-Za-z]*Stmt$/;
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_INDEX']);
 
@@ -107,6 +109,14 @@ class Walker {
   private readonly out: Draft[] = [];
   private readonly prepared = new Set<string>();
   private textDepth = 0;
+  private nestedTexts = 0;
+
+  /** Counts one nested text against MAX_NESTED_TEXTS; false (and `d` unknown) once past it. */
+  private withinBudget(d: Draft, what: string): boolean {
+    if (++this.nestedTexts <= MAX_NESTED_TEXTS) return true;
+    d.unknown ??= `${what}: too many statements to check`;
+    return false;
+  }
 
   result(): ClassifiedStatement[] {
     return this.out.map((d) => {
@@ -128,6 +138,7 @@ class Walker {
       parent.unknown ??= `${what} nested too deeply`;
       return;
     }
+    if (parent && !this.withinBudget(parent, what)) return;
     // Both readings of backslashes in '…' literals (see escape-variant.ts). They tokenise alike, so
     // the default reading decides whether the text parses; the escape reading adds what it shows.
     const primary = tryParse(text);
@@ -181,16 +192,19 @@ class Walker {
     this.out.push(...extra);
   }
 
-  /** Classifies `SELECT <expr>`-style text and folds what it touches into `into`; failures ignored. */
+  /** Classifies `SELECT <expr>`-style text and folds what it touches into `into`; what cannot be read makes it unknown. */
   private foldText(text: string, into: Draft): void {
-    if (this.textDepth >= MAX_TEXT_DEPTH) return;
-    let tree: unknown;
-    try {
-      tree = parseSync(text);
-    } catch {
+    if (this.textDepth >= MAX_TEXT_DEPTH) {
+      into.unknown ??= 'PL/pgSQL expression nested too deeply';
       return;
     }
-    this.visit(tree, into, true);
+    if (!this.withinBudget(into, 'PL/pgSQL expression')) return;
+    const parsed = tryParse(text);
+    if (!parsed.tree) {
+      into.unknown ??= 'PL/pgSQL expression could not be parsed';
+      return;
+    }
+    this.visit(parsed.tree, into, true);
   }
 
   private visit(v: unknown, cur: Draft | null, fold: boolean): void {
@@ -276,6 +290,7 @@ class Walker {
     if (language.toLowerCase() !== 'plpgsql' || !text) return;
     const info = inspectPlpgsql(text());
     if (!info) return;
+    if (info.incomplete) d.unknown ??= 'DO block too large to check';
     for (const sql of info.statements) this.parseText(sql, d, 'DO block statement');
     for (const expr of info.expressions) this.foldText(expr, d);
   }
@@ -300,6 +315,7 @@ class Walker {
         d.unknown ??= 'PL/pgSQL function body could not be parsed';
         return;
       }
+      if (info.incomplete) d.unknown ??= 'PL/pgSQL function body too large to check';
       if (info.dynamic) d.unknown ??= 'dynamic EXECUTE in function body';
       for (const sql of info.statements) this.parseText(sql, d, 'PL/pgSQL function statement');
       for (const expr of info.expressions) this.foldText(expr, d);

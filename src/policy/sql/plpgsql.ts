@@ -16,6 +16,8 @@ export interface PlpgsqlBody {
   readonly expressions: string[];
   /** SQL text built at run time. */
   readonly dynamic: boolean;
+  /** The body was larger than the walk looks at (MAX_NODES): what is listed is not all it runs. */
+  readonly incomplete: boolean;
 }
 
 const MAX_NODES = 200_000;
@@ -27,11 +29,14 @@ export function inspectPlpgsql(statementText: string): PlpgsqlBody | undefined {
   } catch {
     return undefined;
   }
-  const body: { statements: string[]; expressions: string[]; dynamic: boolean } = { statements: [], expressions: [], dynamic: false };
+  const body = { statements: [] as string[], expressions: [] as string[], dynamic: false, incomplete: false };
   const stack: unknown[] = [tree];
   let seen = 0;
   while (stack.length > 0) {
-    if (++seen > MAX_NODES) break;
+    if (++seen > MAX_NODES) {
+      body.incomplete = true;
+      break;
+    }
     const v = stack.pop();
     if (Array.isArray(v)) {
       for (const x of v) stack.push(x);
