@@ -42,6 +42,8 @@ export const policySchema = z
       .optional(),
     deny: z.array(statementRule).default([]),
     review: z.array(statementRule).default([]),
+    /** Statements (a Query or Parse text) longer than this are refused before they are classified or forwarded (default 1 MiB). */
+    maxStatementBytes: z.number().int().min(1024).optional(),
   })
   .strict();
 

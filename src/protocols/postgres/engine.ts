@@ -29,6 +29,8 @@ interface ClientStartup {
 
 /** Startup parameters the gateway consumes itself; everything else reaches the target unchanged. */
 const GATEWAY_PARAMS = new Set(['user', 'database']);
+/** policy.maxStatementBytes when the connection does not set it. */
+const DEFAULT_MAX_STATEMENT_BYTES = 1024 * 1024;
 /** Values of the `replication` startup parameter that ask for an ordinary session. */
 const NOT_REPLICATION = new Set(['false', 'off', 'no', '0']);
 
@@ -160,6 +162,8 @@ export class PostgresEngine implements ProtocolEngine {
       reviews: this.ctx.reviews,
       limits: connection?.recording ?? this.ctx.config.recording,
       maxFrameBytes: this.ctx.config.limits.maxFrameBytes,
+      maxStatementBytes: connection?.type === 'postgres' ? (connection.policy.maxStatementBytes ?? DEFAULT_MAX_STATEMENT_BYTES) : DEFAULT_MAX_STATEMENT_BYTES,
+      targetParameters: target.parameterFrames,
       log: this.ctx.log,
       clientRemainder,
       targetRemainder: target.remainder,

@@ -9,8 +9,9 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { ReviewGate } from '../../reviews/types.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { BackendCode, FrontendCode } from './codec/codes.ts';
-import { decodeErrorFields, decodeNotification, decodeRowDescription, encodeErrorResponse, type FieldDescription } from './codec/backend.ts';
-import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery, encodeExecute, encodeSync } from './codec/frontend.ts';
+import { decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription, encodeErrorResponse, type FieldDescription } from './codec/backend.ts';
+import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParseBytes, decodeQueryBytes, encodeExecute, encodeSync } from './codec/frontend.ts';
+import { ClientEncoding, preview } from './client-encoding.ts';
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
@@ -29,6 +30,10 @@ export interface PgSessionOptions {
   readonly reviews: ReviewGate | undefined;
   readonly limits: RecordingLimits;
   readonly maxFrameBytes: number;
+  /** policy.maxStatementBytes: longer Query and Parse texts are refused. */
+  readonly maxStatementBytes: number;
+  /** The target's ParameterStatus frames at startup (client_encoding, server_encoding among them). */
+  readonly targetParameters: readonly Frame[];
   readonly log: Logger;
   readonly clientRemainder: Buffer;
   readonly targetRemainder: Buffer;
@@ -65,6 +70,16 @@ export class PgSession {
   /** After a denied Parse: the client's messages up to its Sync are dropped, as the target drops them after an error. */
   private skipUntilSync: string | undefined;
   private holding = false;
+  /** How the server reads statement text now (its client_encoding, as its ParameterStatus reports). */
+  private readonly encoding = new ClientEncoding();
+  /**
+   * A Query or Parse with non-ASCII text that arrived while earlier statements were still running: one of them may
+   * change client_encoding (SET, set_config, a function, a rollback), and the server reports that only before its
+   * ReadyForQuery. The frame waits here, the client's stream behind it, until everything before it is answered.
+   */
+  private parked: Frame | undefined;
+  /** An Execute went to the target since the last Sync: client_encoding is unknown until that Sync is answered. */
+  private executedSinceSync = false;
   /** The recording's backlog is full: the client's stream waits (see checkRoom). */
   private waitingRoom = false;
   private ended = false;
@@ -86,6 +101,15 @@ export class PgSession {
     this.clientReader = new FrameReader(o.maxFrameBytes);
     this.targetReader = new FrameReader(o.maxFrameBytes);
     this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+    for (const f of o.targetParameters) {
+      const p = decodeParameterStatus(f.body);
+      this.encoding.parameter(p.name, p.value);
+    }
+  }
+
+  /** The client's stream waits: for a reviewer, for room in the recording, or for the server's client_encoding. */
+  private get paused(): boolean {
+    return this.holding || this.waitingRoom || this.parked !== undefined;
   }
 
   start(): void {
@@ -125,7 +149,7 @@ export class PgSession {
   private drainClient(): void {
     if (this.ended) return;
     try {
-      while (!this.holding && !this.waitingRoom) {
+      while (!this.paused) {
         if (this.copyingIn && !this.skipUntilSync) this.relayCopyData(this.clientReader, this.toTargetWrites);
         const frame = this.clientReader.next();
         if (!frame) break;
@@ -136,7 +160,7 @@ export class PgSession {
     } catch (err) {
       this.protocolFailure(err, 'client');
     }
-    if (this.holding || this.waitingRoom) this.client.pause();
+    if (this.paused) this.client.pause();
   }
 
   /**
@@ -150,7 +174,7 @@ export class PgSession {
     this.waitingRoom = true;
     void room.then(() => {
       this.waitingRoom = false;
-      if (this.ended || this.holding) return;
+      if (this.ended || this.paused) return;
       this.client.resume();
       this.drainClient();
     });
@@ -171,7 +195,7 @@ export class PgSession {
     if (!this.target.write(bytes) && !this.client.isPaused()) {
       this.client.pause();
       this.target.once('drain', () => {
-        if (!this.holding && !this.waitingRoom) this.client.resume();
+        if (!this.paused) this.client.resume();
       });
     }
   }
@@ -179,6 +203,7 @@ export class PgSession {
   private onClientFrame(f: Frame): void {
     if (this.skipUntilSync) {
       if (f.code === FrontendCode.Sync) {
+        this.executedSinceSync = false;
         this.syncs.push({ denial: this.skipUntilSync });
         this.skipUntilSync = undefined;
         this.toTarget(f.bytes);
@@ -199,6 +224,7 @@ export class PgSession {
       }
       case FrontendCode.Execute: {
         const e = decodeExecute(f.body);
+        this.executedSinceSync = true;
         const portal = this.portals.get(e.portal);
         this.statements.begin(portal?.text ?? '', portal?.params, 'extended', portal?.statement ?? '');
         return this.toTarget(f.bytes);
@@ -213,6 +239,7 @@ export class PgSession {
         return this.toTarget(f.bytes);
       }
       case FrontendCode.Sync:
+        this.executedSinceSync = false;
         this.syncs.push({});
         return this.toTarget(f.bytes);
       case FrontendCode.Terminate:
@@ -239,7 +266,10 @@ export class PgSession {
   }
 
   private onQuery(f: Frame): void {
-    const { text } = decodeQuery(f.body);
+    const read = this.statementText(f, decodeQueryBytes(f.body));
+    if (!read) return;
+    if ('code' in read) return this.denySimple(read.text, read);
+    const { text } = read;
     const decision = this.decide(text);
     if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
     if (decision.action === 'deny') return this.denySimple(text, decision);
@@ -279,7 +309,11 @@ export class PgSession {
   }
 
   private onParse(f: Frame): void {
-    const p = decodeParse(f.body);
+    const raw = decodeParseBytes(f.body);
+    const read = this.statementText(f, raw.text);
+    if (!read) return;
+    if ('code' in read) return this.denyExtended(this.denialError(read), read);
+    const p = { name: raw.name, text: read.text };
     const decision = this.decide(p.text);
     if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
     if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
@@ -307,6 +341,50 @@ export class PgSession {
   private recordDenial(text: string, rule: string, reason: string): void {
     const masked = this.o.storedMask.maskText(text, this.maskCounts);
     this.rec.record('policy.deny', { text: masked, rule, reason }, { searchText: masked, outcome: 'denied' });
+  }
+
+  /**
+   * The text the server will parse from a Query or Parse, read in its client_encoding; or why it is refused unread;
+   * or undefined when the frame is parked until the server's client_encoding is known (see `parked`).
+   */
+  private statementText(f: Frame, bytes: Buffer): { text: string } | { text: string; rule: string; reason: string; code: string } | undefined {
+    if (bytes.length > this.o.maxStatementBytes) {
+      return {
+        text: `${preview(bytes)}… (${bytes.length} bytes)`, rule: 'maxStatementBytes', code: '54000',
+        reason: `the statement is ${bytes.length} bytes, over this connection's limit of ${this.o.maxStatementBytes} (policy.maxStatementBytes)`,
+      };
+    }
+    if (!ClientEncoding.sameInEveryEncoding(bytes)) {
+      if (this.executedSinceSync) {
+        return {
+          text: preview(bytes), rule: 'client_encoding', code: '0A000',
+          reason: 'a statement with non-ASCII text after an Execute in the same pipeline cannot be read: that Execute may change client_encoding; send a Sync first',
+        };
+      }
+      if (this.syncs.length > 0) {
+        this.parked = f;
+        return undefined;
+      }
+    }
+    const read = this.encoding.read(bytes);
+    if ('error' in read) return { text: preview(bytes), rule: 'client_encoding', code: read.code, reason: read.error };
+    return read;
+  }
+
+  /** Takes up a parked statement once the server has answered everything before it. */
+  private unpark(): void {
+    const f = this.parked;
+    if (!f || this.syncs.length > 0 || this.ended) return;
+    this.parked = undefined;
+    try {
+      this.onClientFrame(f);
+      this.flushRun();
+    } catch (err) {
+      this.protocolFailure(err, 'client');
+      return;
+    }
+    if (!this.paused) this.client.resume();
+    this.drainClient();
   }
 
   private decide(text: string): Decision & { code?: string } {
@@ -445,6 +523,11 @@ export class PgSession {
         this.rec.record('db.notification', { channel: n.channel, payload: this.o.storedMask.maskText(n.payload, this.maskCounts) });
         return f.bytes;
       }
+      case BackendCode.ParameterStatus: {
+        const p = decodeParameterStatus(f.body);
+        this.encoding.parameter(p.name, p.value);
+        return f.bytes;
+      }
       case BackendCode.ReadyForQuery:
         return this.onReady(f);
       default:
@@ -457,6 +540,7 @@ export class PgSession {
     const entry = this.syncs.shift();
     // The target skipped the denial's Execute after an earlier error of the same batch: the client sees that error, as it would without the gateway.
     if (entry?.denial) this.denials.delete(entry.denial);
+    if (this.parked && this.syncs.length === 0) setImmediate(() => this.unpark());
     return f.bytes;
   }
 

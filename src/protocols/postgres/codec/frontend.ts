@@ -27,11 +27,25 @@ export function decodeQuery(body: Buffer): { text: string } {
   return { text };
 }
 
+/** Query's text as the bytes the client sent: the server reads them in its client_encoding, which may not be UTF-8. */
+export function decodeQueryBytes(body: Buffer): Buffer {
+  const r = new BufferReader(body, 'Query');
+  const text = r.cstringBytes();
+  r.end();
+  return text;
+}
+
 /** Parse: String name, String text, Int16 n, Int32[n] parameter type OIDs */
 export function decodeParse(body: Buffer): { name: string; text: string; paramTypes: number[] } {
+  const p = decodeParseBytes(body);
+  return { ...p, text: p.text.toString('utf8') };
+}
+
+/** Parse, with the statement text as raw bytes (see decodeQueryBytes). */
+export function decodeParseBytes(body: Buffer): { name: string; text: Buffer; paramTypes: number[] } {
   const r = new BufferReader(body, 'Parse');
   const name = r.cstring();
-  const text = r.cstring();
+  const text = r.cstringBytes();
   const n = r.uint16();
   if (n * 4 !== r.remaining) throw r.fail();
   const paramTypes = new Array<number>(n);

@@ -70,6 +70,15 @@ export class BufferReader {
     return this.buf.toString('utf8', start, end);
   }
 
+  /** NUL-terminated string as its raw bytes (a subarray, terminator consumed), for text in the session's client_encoding. */
+  cstringBytes(): Buffer {
+    const start = this.off;
+    const end = this.buf.indexOf(0, start);
+    if (end < 0) throw this.fail();
+    this.off = end + 1;
+    return this.buf.subarray(start, end);
+  }
+
   /** `n` bytes as a subarray (no copy). */
   bytes(n: number): Buffer {
     const at = this.need(n);
