@@ -9,14 +9,14 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { ReviewGate } from '../../reviews/types.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { BackendCode, FrontendCode } from './codec/codes.ts';
-import { decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription, encodeErrorResponse, type FieldDescription } from './codec/backend.ts';
+import { decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription, encodeErrorResponse } from './codec/backend.ts';
 import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParseBytes, decodeQueryBytes, encodeExecute, encodeSync } from './codec/frontend.ts';
 import { ClientEncoding, preview } from './client-encoding.ts';
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
 import { JoinedWrites } from './joined-writes.ts';
-import { maskDataRow } from './live-mask.ts';
+import { LiveMask, LiveMaskRefusal } from './live-mask.ts';
 
 export interface PgSessionOptions {
   readonly client: Socket;
@@ -87,7 +87,8 @@ export class PgSession {
   private copyingIn = false;
   private copyingOut = false;
   private lastDescribe: { kind: 'S' | 'P'; name: string } | undefined;
-  private liveColumns: FieldDescription[] | undefined;
+  /** Set when this identity sees masked data: then every message it is sent goes through it. */
+  private readonly live: LiveMask | undefined;
   private endReason = 'client_disconnected';
   private readonly reviewAbort = new AbortController();
   private resolveClosed!: () => void;
@@ -101,6 +102,7 @@ export class PgSession {
     this.clientReader = new FrameReader(o.maxFrameBytes);
     this.targetReader = new FrameReader(o.maxFrameBytes);
     this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+    this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts) : undefined;
     for (const f of o.targetParameters) {
       const p = decodeParameterStatus(f.body);
       this.encoding.parameter(p.name, p.value);
@@ -206,10 +208,12 @@ export class PgSession {
         this.executedSinceSync = false;
         this.syncs.push({ denial: this.skipUntilSync });
         this.skipUntilSync = undefined;
+        this.live?.syncSent();
         this.toTarget(f.bytes);
       }
       return;
     }
+    if (this.live && f.code !== FrontendCode.Describe && f.code !== FrontendCode.Execute && f.code !== FrontendCode.Flush) this.live.other();
     switch (f.code) {
       case FrontendCode.Query:
         return this.onQuery(f);
@@ -218,6 +222,8 @@ export class PgSession {
       case FrontendCode.Bind: {
         const b = decodeBind(f.body);
         const text = this.prepared.get(b.statement) ?? '';
+        const refusal = this.live?.bind(b);
+        if (refusal) return this.denyExtended(statementError('0A000', `Airlock: ${refusal}`), { text, rule: 'live-mask', reason: refusal });
         const params = b.params.map((p, i) => valueText(p, b.paramFormats.length === 1 ? b.paramFormats[0] : (b.paramFormats[i] ?? 0)));
         this.portals.set(b.portal, { text, statement: b.statement, params });
         return this.toTarget(f.bytes);
@@ -227,10 +233,13 @@ export class PgSession {
         this.executedSinceSync = true;
         const portal = this.portals.get(e.portal);
         this.statements.begin(portal?.text ?? '', portal?.params, 'extended', portal?.statement ?? '');
+        const describe = this.live?.execute(e.portal);
+        if (describe) this.toTarget(describe);
         return this.toTarget(f.bytes);
       }
       case FrontendCode.Describe:
         this.lastDescribe = decodeDescribe(f.body);
+        this.live?.describe(this.lastDescribe.kind, this.lastDescribe.name);
         return this.toTarget(f.bytes);
       case FrontendCode.Close: {
         const c = decodeClose(f.body);
@@ -241,6 +250,7 @@ export class PgSession {
       case FrontendCode.Sync:
         this.executedSinceSync = false;
         this.syncs.push({});
+        this.live?.syncSent();
         return this.toTarget(f.bytes);
       case FrontendCode.Terminate:
         this.endReason = 'client_terminated';
@@ -282,6 +292,7 @@ export class PgSession {
   private forwardQuery(text: string, bytes: Buffer): void {
     this.statements.begin(text, undefined, 'simple');
     this.syncs.push({});
+    this.live?.syncSent();
     this.toTarget(bytes);
   }
 
@@ -291,6 +302,7 @@ export class PgSession {
     const portal = this.failAtTarget(this.denialError(d));
     this.toTarget(encodeSync());
     this.syncs.push({ denial: portal });
+    this.live?.syncSent();
   }
 
   /**
@@ -430,14 +442,15 @@ export class PgSession {
     try {
       for (;;) {
         // Past a statement's sample, DataRows that go out unchanged are only counted: skipped in bulk, no frames made.
-        if (this.statements.countingRows && !this.o.liveMask?.active) {
+        if (this.statements.countingRows && !this.live) {
           const rows = this.relayRun(this.targetReader, BackendCode.DataRow, this.toClientWrites);
           if (rows) this.statements.countRows(rows.count);
         }
-        if (this.copyingOut) this.relayCopyData(this.targetReader, this.toClientWrites);
+        if (this.copyingOut && !this.live) this.relayCopyData(this.targetReader, this.toClientWrites);
         const f = this.targetReader.next();
         if (!f) break;
-        const out = this.onTargetFrame(f);
+        let out = this.onTargetFrame(f);
+        if (out && this.live) out = this.live.frame(f, out);
         if (out) this.toClientWrites.add(out);
       }
       this.toClientWrites.flush();
@@ -476,10 +489,9 @@ export class PgSession {
     switch (f.code) {
       case BackendCode.DataRow:
         this.statements.row(f);
-        return this.o.liveMask?.active ? maskDataRow(f, this.liveColumns, this.o.liveMask, this.maskCounts) : f.bytes;
+        return f.bytes;
       case BackendCode.RowDescription: {
         const fields = decodeRowDescription(f.body);
-        this.liveColumns = fields;
         const d = this.lastDescribe;
         this.statements.columns(fields, d?.kind === 'S' ? d.name : undefined);
         return f.bytes;
@@ -561,8 +573,9 @@ export class PgSession {
     const message = err instanceof Error ? err.message : String(err);
     this.o.log.warn({ session: this.rec.id, side, err: message }, 'protocol error; ending session');
     this.endReason = `protocol_error: ${side}: ${message}`;
-    const text = side === 'client' ? `Airlock: ${message}` : 'Airlock: malformed message from the target';
-    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '08P01', message: text }));
+    const refused = err instanceof LiveMaskRefusal;
+    const text = side === 'client' || refused ? `Airlock: ${message}` : 'Airlock: malformed message from the target';
+    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: refused ? '0A000' : '08P01', message: text }));
     this.target.destroy();
     this.finish(this.endReason);
   }

@@ -314,6 +314,36 @@ function noticeLike(code: number, f: ErrorFields | NoticeFields): Buffer {
   return buf;
 }
 
+/** 'E' ErrorResponse / 'N' NoticeResponse with any fields, in the given order (layout at decodeErrorFields) */
+export function encodeErrorFields(code: number, fields: Readonly<Record<string, string>>): Buffer {
+  let size = 1;
+  for (const k in fields) size += 1 + cstrSize(fields[k]);
+  const buf = allocMessage(code, size);
+  let off = 5;
+  for (const k in fields) {
+    buf[off++] = k.charCodeAt(0);
+    off = putCString(buf, off, fields[k]);
+  }
+  buf[off] = 0;
+  return buf;
+}
+
+/** 'A' NotificationResponse: Int32 pid, String channel, String payload */
+export function encodeNotification(pid: number, channel: string, payload: string): Buffer {
+  const buf = allocMessage(BackendCode.NotificationResponse, 4 + cstrSize(channel) + cstrSize(payload));
+  buf.writeUInt32BE(pid >>> 0, 5);
+  putCString(buf, putCString(buf, 9, channel), payload);
+  return buf;
+}
+
+/** 'd' CopyData: Byte[n] */
+export function encodeCopyDataOut(data: Buffer | string): Buffer {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const buf = allocMessage(BackendCode.CopyData, bytes.length);
+  bytes.copy(buf, 5);
+  return buf;
+}
+
 /** 'T' RowDescription (layout at decodeRowDescription) */
 export function encodeRowDescription(fields: readonly FieldDescription[]): Buffer {
   checkCount(fields.length, 'fields');

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PgServer } from '../harness/postgres.ts';
+import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
+import { psql } from '../harness/clients.ts';
+import { RawPgClient } from '../harness/raw-pg-client.ts';
+import { encodeBind, encodeDescribe, encodeExecute, encodeParse, encodeQuery, encodeSync } from '../../src/protocols/postgres/codec/frontend.ts';
+import { decodeDataRow, decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
+import type { Frame } from '../../src/protocols/postgres/codec/frame-reader.ts';
+
+// Everything a live-masked identity receives is checked byte for byte against these, in every spelling a
+// client could get them in (text, and the raw bytes a binary format would carry).
+const EMAIL = 'jane.roe@example.org';
+const CARD = '4111111111111111';
+const CARD2 = '5555555555554444';
+const SSN = '123-45-6789';
+const SECRETS = [EMAIL, CARD, CARD2, SSN];
+/** Masked by its column's name only (no detector knows it). */
+const PASSWORD = 'hunter2-correct-horse';
+
+let server: PgServer;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  await server.sql('CREATE TABLE customers (id int primary key, email text, card text, ssn text)');
+  await server.sql(`INSERT INTO customers VALUES (1, '${EMAIL}', '${CARD}', '${SSN}'), (2, 'x', '${CARD2}', 'y')`);
+  await server.sql(`CREATE TABLE accounts (id int, password text); INSERT INTO accounts VALUES (1, '${PASSWORD}')`);
+  await server.sql('CREATE TABLE seen (email text UNIQUE)');
+  gw = await startGateway({
+    connections: { app: pgConnection(server, { allow: ['dba', 'agents'], policy: { mask: { stored: ['all'], live: { groups: ['agents'] } } } }) },
+  });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await server?.stop();
+});
+
+async function agent(): Promise<RawPgClient> {
+  return RawPgClient.login(gw.pgPort, 'bot', 'app', await gw.token('bot', ['agents'], { service: true }));
+}
+
+/** Sends `bytes`, then collects every frame until `ready` ReadyForQuery messages (or the end of the session). */
+async function exchange(c: RawPgClient, bytes: Buffer, ready = 1): Promise<Frame[]> {
+  c.socket.write(bytes);
+  const frames: Frame[] = [];
+  let seen = 0;
+  const done = c.closed.then(() => 'closed' as const);
+  while (seen < ready) {
+    const f = await Promise.race([c.next(), done]);
+    if (f === 'closed') break;
+    frames.push(f);
+    if (f.code === 0x5a) seen++;
+  }
+  return frames;
+}
+
+function expectNoSecret(frames: readonly Frame[] | string, secrets = SECRETS): void {
+  const all = typeof frames === 'string' ? Buffer.from(frames) : Buffer.concat(frames.map((f) => f.bytes));
+  for (const s of secrets) expect(all.includes(Buffer.from(s)), s).toBe(false);
+}
+
+function rows(frames: readonly Frame[]): string[][] {
+  return frames.filter((f) => f.code === 0x44).map((f) => decodeDataRow(f.body).map((v) => (v === null ? '' : v.toString('utf8'))));
+}
+
+function errors(frames: readonly Frame[]): Record<string, string>[] {
+  return frames.filter((f) => f.code === 0x45 || f.code === 0x4e).map((f) => decodeErrorFields(f.body));
+}
+
+const agentPsql = async (args: string[]) => psql({ port: gw.pgPort, user: 'bot', password: await gw.token('bot', ['agents'], { service: true }), database: 'app' }, args);
+
+describe('COPY TO STDOUT to a live-masked identity', () => {
+  it.each([
+    'COPY customers TO STDOUT',
+    'COPY customers TO STDOUT (FORMAT csv)',
+    'COPY customers TO STDOUT (FORMAT csv, HEADER)',
+    "COPY customers TO STDOUT (FORMAT csv, DELIMITER 'X', QUOTE '0', FORCE_QUOTE *)",
+    "COPY customers TO STDOUT (DELIMITER 'X')",
+    "COPY customers TO STDOUT (DELIMITER '@')",
+    'COPY (SELECT array_agg(card) FROM customers) TO STDOUT',
+    'COPY (SELECT email, email FROM customers) TO STDOUT',
+  ])('%s is masked field by field', async (sql) => {
+    const r = await agentPsql(['-c', sql]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\[(EMAIL|CREDIT_CARD)/);
+    expectNoSecret(r.stdout);
+  });
+
+  it('binary COPY is refused with a clear error and the session goes on', async () => {
+    const c = await agent();
+    const frames = await exchange(c, encodeQuery('COPY customers TO STDOUT (FORMAT binary)'));
+    expectNoSecret(frames);
+    expect(errors(frames)[0]).toMatchObject({ C: '0A000', M: expect.stringMatching(/binary COPY/) });
+    expect(rows(await exchange(c, encodeQuery('SELECT 1')))).toEqual([['1']]);
+    c.end();
+  });
+});
+
+describe('each row is masked by the description of its own result', () => {
+  it('Execute without Describe after an earlier binary statement', async () => {
+    const c = await agent();
+    await exchange(c, Buffer.concat([encodeParse('n', 'SELECT id FROM customers'), encodeBind('', 'n', [], [1]), encodeDescribe('P', ''), encodeExecute('', 0), encodeSync()]));
+    const frames = await exchange(c, Buffer.concat([encodeParse('', 'SELECT email, card FROM customers'), encodeBind('', '', []), encodeExecute('', 0), encodeSync()]));
+    expectNoSecret(frames);
+    expect(rows(frames)[0]).toEqual(['[EMAIL]', '[CREDIT_CARD]']);
+    c.end();
+  });
+
+  it('Execute without Describe after described statements of other columns', async () => {
+    const c = await agent();
+    const pii = 'SELECT a.password, c.card, c.email, c.ssn FROM customers c, accounts a ORDER BY c.id';
+    const frames = await exchange(
+      c,
+      Buffer.concat([
+        encodeParse('ids', 'SELECT id FROM customers ORDER BY id'), encodeBind('p1', 'ids', []), encodeDescribe('P', 'p1'), encodeExecute('p1', 0),
+        encodeParse('pii', pii), encodeBind('p2', 'pii', []), encodeExecute('p2', 0),
+        encodeDescribe('S', 'ids'), encodeBind('p3', 'pii', []), encodeExecute('p3', 0),
+        encodeBind('p4', 'ids', []), encodeBind('p5', 'pii', []), encodeDescribe('P', 'p4'), encodeExecute('p5', 0),
+        encodeSync(),
+      ]),
+    );
+    expectNoSecret(frames, [...SECRETS, PASSWORD]);
+    expect(rows(frames).length).toBe(8);
+    expect(rows(frames)[2][0]).toBe('[SECRET]');
+    // The client sees the answers to its own Describes only: p1's, the statement's and p4's.
+    expect(frames.filter((f) => f.code === 0x54).length).toBe(3);
+    c.end();
+  });
+
+  it('binary result formats are refused at Bind; the session goes on', async () => {
+    const c = await agent();
+    for (const sql of ['SELECT email::bytea FROM customers', 'SELECT array_agg(email) FROM customers', 'SELECT card::int8 FROM customers']) {
+      const frames = await exchange(c, Buffer.concat([encodeParse('', sql), encodeBind('', '', [], [1]), encodeExecute('', 0), encodeSync()]));
+      expectNoSecret(frames);
+      expect(errors(frames)[0]).toMatchObject({ C: '0A000', M: expect.stringMatching(/binary result formats/) });
+    }
+    const frames = await exchange(c, Buffer.concat([encodeParse('', 'SELECT email FROM customers'), encodeBind('', '', [], [0, 1]), encodeExecute('', 0), encodeSync()]));
+    expect(errors(frames)[0]?.C).toBe('0A000');
+    expect(rows(await exchange(c, encodeQuery('SELECT 2')))).toEqual([['2']]);
+    c.end();
+  });
+
+  it('a BINARY cursor read by a simple query ends the session before a row is relayed', async () => {
+    const c = await agent();
+    const frames = await exchange(c, encodeQuery('BEGIN; DECLARE c BINARY CURSOR FOR SELECT email, card FROM customers; FETCH ALL FROM c'));
+    expectNoSecret(frames);
+    expect(rows(frames)).toEqual([]);
+    expect(errors(frames).at(-1)).toMatchObject({ S: 'FATAL', M: expect.stringMatching(/binary result formats/) });
+  });
+});
+
+describe('text outside rows', () => {
+  it.each([
+    ['an error that quotes a value', 'SELECT email::int FROM customers'],
+    ['a unique violation', 'INSERT INTO seen SELECT email FROM customers; INSERT INTO seen SELECT email FROM customers'],
+    ['RAISE NOTICE', "DO $$ BEGIN RAISE NOTICE '% %', (SELECT email FROM customers WHERE id = 1), (SELECT card FROM customers WHERE id = 1); END $$"],
+    ['RAISE with detail and hint', "DO $$ BEGIN RAISE EXCEPTION 'x' USING DETAIL = (SELECT email FROM customers WHERE id = 1), HINT = (SELECT ssn FROM customers WHERE id = 1); END $$"],
+    ['an error context', "CREATE FUNCTION pg_temp.f(e text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN e::int; END $$; SELECT pg_temp.f(email) FROM customers"],
+    ['a notification', "LISTEN ch; SELECT pg_notify('ch', (SELECT email || ' ' || card FROM customers WHERE id = 1))"],
+    ['a reported setting', "SELECT set_config('application_name', (SELECT email FROM customers WHERE id = 1), false)"],
+    ['a column name', `SELECT 1 AS "${EMAIL}"`],
+  ])('%s is masked', async (_what, sql) => {
+    const c = await agent();
+    const frames = await exchange(c, encodeQuery(sql));
+    expectNoSecret(frames);
+    expect(frames.some((f) => /\[(EMAIL|CREDIT_CARD|SSN)/.test(f.bytes.toString('latin1')))).toBe(true);
+    c.end();
+  });
+});
