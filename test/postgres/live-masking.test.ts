@@ -24,10 +24,14 @@ beforeAll(async () => {
   server = await startPostgres();
   await server.sql('CREATE TABLE customers (id int primary key, email text, card text, ssn text)');
   await server.sql(`INSERT INTO customers VALUES (1, '${EMAIL}', '${CARD}', '${SSN}'), (2, 'x', '${CARD2}', 'y')`);
+  await server.sql(`CREATE FUNCTION notice_pii() RETURNS void LANGUAGE plpgsql AS $$ BEGIN
+    RAISE NOTICE '% %', (SELECT email FROM customers WHERE id = 1), (SELECT card FROM customers WHERE id = 1); END $$`);
+  await server.sql(`CREATE FUNCTION raise_pii() RETURNS void LANGUAGE plpgsql AS $$ BEGIN
+    RAISE EXCEPTION 'x' USING DETAIL = (SELECT email FROM customers WHERE id = 1), HINT = (SELECT ssn FROM customers WHERE id = 1); END $$`);
   await server.sql(`CREATE TABLE accounts (id int, password text); INSERT INTO accounts VALUES (1, '${PASSWORD}')`);
   await server.sql('CREATE TABLE seen (email text UNIQUE)');
   gw = await startGateway({
-    connections: { app: pgConnection(server, { allow: ['dba', 'agents'], policy: { mask: { stored: ['all'], live: { groups: ['agents'] } } } }) },
+    connections: { app: pgConnection(server, { allow: ['dba', 'agents'], policy: { mask: { stored: ['all'], live: { groups: ['agents'] } }, deny: [{ name: 'no-drops', statements: ['drop_table'] }] } }) },
   });
 });
 
@@ -128,6 +132,24 @@ describe('each row is masked by the description of its own result', () => {
     c.end();
   });
 
+  it('around denials in one pipeline', async () => {
+    const c = await agent();
+    const exec = (sql: string) => [encodeParse('', sql), encodeBind('', '', []), encodeExecute('', 0), encodeSync()];
+    const frames = await exchange(
+      c,
+      Buffer.concat([
+        encodeQuery('DROP TABLE customers'), ...exec('SELECT email FROM customers WHERE id = 1'),
+        encodeParse('', 'DROP TABLE customers'), encodeBind('', '', []), encodeDescribe('P', ''), encodeExecute('', 0), encodeSync(),
+        ...exec('SELECT card, ssn FROM customers WHERE id = 1'), encodeQuery('SELECT email FROM customers WHERE id = 1'),
+      ]),
+      5,
+    );
+    expectNoSecret(frames);
+    expect(rows(frames)).toEqual([['[EMAIL]'], ['[CREDIT_CARD]', '[SSN]'], ['[EMAIL]']]);
+    expect(errors(frames).map((e) => e.M)).toEqual([expect.stringMatching(/no-drops|Airlock/), expect.stringMatching(/no-drops|Airlock/)]);
+    c.end();
+  });
+
   it('binary result formats are refused at Bind; the session goes on', async () => {
     const c = await agent();
     for (const sql of ['SELECT email::bytea FROM customers', 'SELECT array_agg(email) FROM customers', 'SELECT card::int8 FROM customers']) {
@@ -154,8 +176,8 @@ describe('text outside rows', () => {
   it.each([
     ['an error that quotes a value', 'SELECT email::int FROM customers'],
     ['a unique violation', 'INSERT INTO seen SELECT email FROM customers; INSERT INTO seen SELECT email FROM customers'],
-    ['RAISE NOTICE', "DO $$ BEGIN RAISE NOTICE '% %', (SELECT email FROM customers WHERE id = 1), (SELECT card FROM customers WHERE id = 1); END $$"],
-    ['RAISE with detail and hint', "DO $$ BEGIN RAISE EXCEPTION 'x' USING DETAIL = (SELECT email FROM customers WHERE id = 1), HINT = (SELECT ssn FROM customers WHERE id = 1); END $$"],
+    ['RAISE NOTICE', 'SELECT notice_pii()'],
+    ['RAISE with detail and hint', 'SELECT raise_pii()'],
     ['an error context', "CREATE FUNCTION pg_temp.f(e text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN e::int; END $$; SELECT pg_temp.f(email) FROM customers"],
     ['a notification', "LISTEN ch; SELECT pg_notify('ch', (SELECT email || ' ' || card FROM customers WHERE id = 1))"],
     ['a reported setting', "SELECT set_config('application_name', (SELECT email FROM customers WHERE id = 1), false)"],
