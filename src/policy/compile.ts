@@ -8,7 +8,9 @@
  *   kinds or aliases, a statement touching one of its `tables` (SQL only), one of its `commands` globs
  *   (exec / shell-line only), or one of its `patterns` (RE2, on the raw text; for shell commands also
  *   on each normalised command). A rule with no criteria at all matches every command.
- * - Order: deny rules, in order, then review rules, in order; the first match wins.
+ * - Order: deny rules, in order (their matches, then their `onUnknown: deny`); then the allow list
+ *   (`policy.allow`, allow-list.ts), whose `otherwise` decides what it does not cover (unknown effects included);
+ *   then review rules, in order. The first match wins.
  * - Unknown effect (SQL that does not parse, or contains a DO block, CALL, EXECUTE of a statement not
  *   prepared in the same text, a function body we cannot read; a shell line too nested to analyse):
  *   after the deny rules' own matches, each applicable rule's `onUnknown` decides (default `deny` for
@@ -23,6 +25,7 @@
 import type { PolicyConfig } from '../config/schema.ts';
 import type { Identity } from '../core/identity.ts';
 import { expandCommandLine } from './commands/match.ts';
+import { compileAllowList, type AllowList } from './allow-list.ts';
 import { compileRule, quote, type CompiledRule, type Subject } from './rule.ts';
 import { classifySqlCached } from './sql/cache.ts';
 import { isSqlParserReady, type SqlClassification } from './sql/classify.ts';
@@ -44,20 +47,21 @@ export function compilePolicy(policy: PolicyConfig, options: CompileOptions = {}
     if (names.has(r.name)) throw new Error(`policy rule "${r.name}": duplicate rule name`);
     names.add(r.name);
   }
-  if (deny.length + review.length === 0) return allowAll;
+  const allow = compileAllowList(policy, options.protocol);
+  if (deny.length + review.length === 0 && !allow) return allowAll;
   const needsSql = options.protocol === undefined || SQL_PROTOCOLS.has(options.protocol);
   if (needsSql && !isSqlParserReady()) {
     throw new Error('SQL parser not loaded: await initSqlParser() (src/policy/sql/classify.ts) once at startup before compilePolicy()');
   }
   return {
-    decide: (command, identity) => decide(deny, review, command, identity),
+    decide: (command, identity) => decide(deny, review, allow, command, identity),
   };
 }
 
-function decide(denyRules: readonly CompiledRule[], reviewRules: readonly CompiledRule[], command: Command, identity: Identity): Decision {
+function decide(denyRules: readonly CompiledRule[], reviewRules: readonly CompiledRule[], allow: AllowList | undefined, command: Command, identity: Identity): Decision {
   const deny = denyRules.filter((r) => r.appliesTo(identity));
   const review = reviewRules.filter((r) => r.appliesTo(identity));
-  if (deny.length + review.length === 0) return ALLOW;
+  if (deny.length + review.length === 0 && !allow) return ALLOW;
 
   const subject = analyse(command);
   const unknown = unknownOf(subject);
@@ -67,12 +71,15 @@ function decide(denyRules: readonly CompiledRule[], reviewRules: readonly Compil
     if (what) return denied(r, `${what} is blocked by rule ${r.name}`);
   }
 
-  let reviewOnUnknown: CompiledRule | undefined;
   if (unknown) {
     for (const r of [...deny, ...review]) {
       if (r.onUnknown === 'deny') return denied(r, `${unknown}: its effect cannot be checked, so it is blocked by rule ${r.name}`);
     }
-    reviewOnUnknown = deny.find((r) => r.onUnknown === 'review');
+  }
+  const outside = allow?.check(subject);
+  if (outside) return outside;
+  if (unknown) {
+    const reviewOnUnknown = deny.find((r) => r.onUnknown === 'review');
     if (reviewOnUnknown) return reviewed(reviewOnUnknown, `${unknown}: its effect cannot be checked, so it needs review under rule ${reviewOnUnknown.name}`);
   }
 

@@ -6,7 +6,7 @@ import type { Identity } from '../core/identity.ts';
 import { compileCommandPattern, compileRegex, type CommandLine, type CommandMatcher } from './commands/match.ts';
 import type { ClassifiedStatement, SqlClassification } from './sql/classify.ts';
 import { KIND_LABELS } from './sql/kinds.ts';
-import { STATEMENT_NAMES, statementPredicate, type StatementPredicate } from './sql/selectors.ts';
+import { STATEMENT_NAMES, facetLabel, statementPredicate, type StatementPredicate } from './sql/selectors.ts';
 
 export type RuleConfig = PolicyConfig['deny'][number];
 export type RuleAction = 'deny' | 'review';
@@ -107,7 +107,10 @@ export function compileRule(config: RuleConfig, action: RuleAction, protocol?: s
 
   const matchSql = (sql: SqlClassification): string | undefined => {
     for (const s of sql.statements) {
-      if (statements.some((p) => p.test(s))) return `statement ${quote(statementLabel(s))}`;
+      for (const p of statements) {
+        const facet = p.test(s);
+        if (facet) return `statement ${quote(facetLabel(s, facet))}`;
+      }
       for (const touched of s.tables) {
         if (tables.some((t) => tableMatches(t, touched))) return `statement ${quote(statementLabel(s))} on table ${quote(touched)}`;
       }

@@ -41,7 +41,7 @@ function compileConnection(name: string, conn: ConnectionConfig): CompiledConnec
 
 /** Compiles every connection's policy once at start; an invalid rule stops the gateway with its name. */
 export async function buildConnectionPolicies(config: Config): Promise<ConnectionPolicies> {
-  const needsParser = Object.values(config.connections).some((c) => c.type === 'postgres' && (c.policy.deny.length || c.policy.review.length));
+  const needsParser = Object.values(config.connections).some((c) => c.type === 'postgres' && (c.policy.deny.length || c.policy.review.length || c.policy.allow));
   if (needsParser) await initSqlParser();
   const compiled = new Map<string, CompiledConnectionPolicy>();
   for (const [name, conn] of Object.entries(config.connections)) compiled.set(name, compileConnection(name, conn));

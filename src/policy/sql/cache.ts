@@ -28,6 +28,7 @@ function freeze(c: SqlClassification): SqlClassification {
   for (const s of c.statements) {
     Object.freeze(s.tables);
     if (s.functions) Object.freeze(s.functions);
+    if (s.effects) Object.freeze(s.effects).forEach((e) => Object.freeze(e));
     Object.freeze(s);
   }
   Object.freeze(c.statements);

@@ -20,6 +20,8 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { kindOf, type StatementKind } from './kinds.ts';
 import { escapeVariant } from './escape-variant.ts';
+import { statementEffects, type StatementEffect } from './effects.ts';
+import { callEffect } from './functions.ts';
 import { inspectPlpgsql } from './plpgsql.ts';
 import { defElemString, defElemStrings, explainExecutes, obj, qualifiedName, relationName, sval, type Node } from './tree.ts';
 import { restrictsRows } from './where.ts';
@@ -41,6 +43,8 @@ export interface ClassifiedStatement {
   copyFrom?: boolean;
   /** Functions called, lower-cased, schema-qualified when written so. */
   functions?: string[];
+  /** What the statement also does (effects.ts): MERGE's deletes, set_config's SET, pg_read_file's file read… */
+  effects?: StatementEffect[];
 }
 
 export interface SqlClassification {
@@ -93,6 +97,8 @@ interface Draft {
   kind: StatementKind;
   tables: Set<string>;
   functions: Set<string>;
+  /** By kind; an unrestricted update or delete wins over a restricted one. */
+  effects: Map<string, StatementEffect>;
   hasWhere?: boolean;
   unknown?: string;
   copyFrom?: boolean;
@@ -125,6 +131,7 @@ class Walker {
       if (d.unknown) s.unknown = d.unknown;
       if (d.copyFrom) s.copyFrom = true;
       if (d.functions.size > 0) s.functions = [...d.functions];
+      if (d.effects.size > 0) s.effects = [...d.effects.values()];
       return s;
     });
   }
@@ -207,6 +214,19 @@ class Walker {
     this.visit(parsed.tree, into, true);
   }
 
+  /** A call of a catalogued server function (functions.ts) adds its effects, the tables it reads by name and the SQL it runs. */
+  private call(d: Draft, node: unknown): void {
+    const call = obj(node);
+    if (!call) return;
+    addFunction(d, call.funcname);
+    const e = callEffect(call);
+    if (!e) return;
+    for (const kind of e.effects) addEffect(d, { kind });
+    for (const t of e.tables) d.tables.add(t);
+    if (e.unknown) d.unknown ??= e.unknown;
+    for (const sql of e.sql) this.parseText(sql, d, 'SQL run by a function');
+  }
+
   private visit(v: unknown, cur: Draft | null, fold: boolean): void {
     if (Array.isArray(v)) {
       for (const x of v) this.visit(x, cur, fold);
@@ -221,7 +241,7 @@ class Walker {
         this.statement(key, child as Node, cur, fold);
         continue;
       }
-      if (key === 'FuncCall' && cur) addFunction(cur, obj(child)?.funcname);
+      if (key === 'FuncCall' && cur) this.call(cur, child);
       this.visit(child, cur, fold);
     }
   }
@@ -249,7 +269,8 @@ class Walker {
       return;
     }
 
-    const d: Draft = { kind: kindOf(type, body), tables: new Set(), functions: new Set() };
+    const d: Draft = { kind: kindOf(type, body), tables: new Set(), functions: new Set(), effects: new Map() };
+    for (const e of statementEffects(type, body)) addEffect(d, e);
     this.out.push(d);
     switch (type) {
       case 'DeleteStmt':
@@ -336,7 +357,12 @@ function tryParse(text: string): { tree?: ParseTree; error?: unknown } {
 }
 
 function draftKey(d: Draft): string {
-  return JSON.stringify([d.kind, [...d.tables].sort(), d.hasWhere, d.unknown, d.copyFrom, [...d.functions].sort()]);
+  return JSON.stringify([d.kind, [...d.tables].sort(), d.hasWhere, d.unknown, d.copyFrom, [...d.functions].sort(), [...d.effects.values()]]);
+}
+
+function addEffect(d: Draft, e: StatementEffect): void {
+  const had = d.effects.get(e.kind);
+  if (!had || had.hasWhere === true) d.effects.set(e.kind, e);
 }
 
 function addFunction(d: Draft, funcname: unknown): void {

@@ -29,12 +29,13 @@ export type StatementKind =
   | 'set'
   | 'transaction'
   | 'explain'
+  | 'load'
   | 'other';
 
 export const STATEMENT_KINDS: readonly StatementKind[] = [
   'select', 'insert', 'update', 'delete', 'merge', 'drop_table', 'drop_database', 'drop_schema', 'drop_other',
   'truncate', 'alter_system', 'alter_table', 'alter_other', 'copy_program', 'copy', 'grant', 'revoke', 'create',
-  'do', 'call', 'execute', 'set', 'transaction', 'explain', 'other',
+  'do', 'call', 'execute', 'set', 'transaction', 'explain', 'load', 'other',
 ];
 
 /** Human label used in decision reasons (`statement "DROP TABLE" is blocked…`). */
@@ -63,6 +64,7 @@ export const KIND_LABELS: Readonly<Record<StatementKind, string>> = {
   set: 'SET',
   transaction: 'transaction control',
   explain: 'EXPLAIN',
+  load: 'LOAD',
   other: 'utility statement',
 };
 
@@ -126,6 +128,8 @@ export function kindOf(type: string, body: Body): StatementKind {
       return 'transaction';
     case 'ExplainStmt':
       return 'explain';
+    case 'LoadStmt':
+      return 'load';
     case 'IndexStmt':
     case 'ViewStmt':
     case 'RuleStmt':

@@ -61,8 +61,44 @@ export function inspectPlpgsql(statementText: string): PlpgsqlBody | undefined {
   return body;
 }
 
-/** `n := (SELECT …)` / `a.b = expr` → `SELECT expr`. */
+/** `n := (SELECT …)`, `"a b".c[1] = expr` → `SELECT expr`; a target it cannot read is left in (the text then does not parse: unknown). */
 function assignmentAsSelect(expr: string): string {
-  const assign = /^\s*[A-Za-z_][\w$."]*(?:\[[^\]]*\])?\s*(?::=|=)\s*/.exec(expr);
-  return `SELECT ${assign ? expr.slice(assign[0].length) : expr}`;
+  const end = assignmentTargetEnd(expr);
+  return `SELECT ${end === undefined ? expr : expr.slice(end)}`;
+}
+
+/** Offset just past `target :=` / `target =`, where target is dotted identifiers (quoted or not) with subscripts. */
+function assignmentTargetEnd(s: string): number | undefined {
+  let i = /^\s*/.exec(s)![0].length;
+  for (;;) {
+    if (s[i] === '"') {
+      i++;
+      for (;;) {
+        const q = s.indexOf('"', i);
+        if (q < 0) return undefined;
+        i = q + 1;
+        if (s[i] !== '"') break;
+        i++;
+      }
+    } else {
+      const m = /^[\p{L}_\x80-\uffff][\p{L}\p{N}_$\x80-\uffff]*/u.exec(s.slice(i));
+      if (!m) return undefined;
+      i += m[0].length;
+    }
+    while (s[i] === '[') {
+      let depth = 0;
+      for (; i < s.length; i++) {
+        if (s[i] === '[') depth++;
+        else if (s[i] === ']' && --depth === 0) break;
+      }
+      if (i >= s.length) return undefined;
+      i++;
+    }
+    i += /^\s*/.exec(s.slice(i))![0].length;
+    if (s[i] !== '.') break;
+    i++;
+    i += /^\s*/.exec(s.slice(i))![0].length;
+  }
+  const op = /^(?::=|=)\s*/.exec(s.slice(i));
+  return op ? i + op[0].length : undefined;
 }
