@@ -52,6 +52,8 @@ export class RawChannels {
   private readonly waiting = new Map<number, (remote: number | undefined) => void>();
   /** Everything the gateway sent on raw channels, by local id: data and replies. */
   readonly seen = new Map<number, string[]>();
+  /** Called with the size of each data packet on a raw channel (its contents are not kept then). */
+  onData: ((id: number, bytes: number) => void) | undefined;
 
   constructor(client: Client) {
     this.proto = (client as unknown as { _protocol: ProtocolInternals })._protocol;
@@ -69,7 +71,10 @@ export class RawChannels {
     for (const name of ['CHANNEL_SUCCESS', 'CHANNEL_FAILURE', 'CHANNEL_EOF', 'CHANNEL_CLOSE', 'CHANNEL_WINDOW_ADJUST']) {
       wrap(name, (id) => this.note(id, name));
     }
-    wrap('CHANNEL_DATA', (id, _r, data) => this.note(id, `data:${String(data)}`));
+    wrap('CHANNEL_DATA', (id, _r, data) => {
+      if (this.onData) this.onData(id, (data as Buffer).length);
+      else this.note(id, `data:${String(data)}`);
+    });
     wrap('CHANNEL_EXTENDED_DATA', (id, _r, data) => this.note(id, `stderr:${String(data)}`));
     wrap('CHANNEL_REQUEST', (id, _r, type) => this.note(id, `request:${String(type)}`));
   }

@@ -1,5 +1,6 @@
 import type { Client, ClientChannel, PseudoTtyInfo, PseudoTtyOptions, ServerChannel, Session } from 'ssh2';
 import { flushed, pump } from './pump.ts';
+import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
 import type { SshSession } from './session.ts';
 import { SftpRelay } from './sftp-relay.ts';
@@ -189,8 +190,12 @@ export class SessionChannel {
     if (this.exit || this.targetClosed) this.onTargetExit();
     t.once('end', step);
     t.stderr.once('end', step);
-    // Output waits while the recording is too far behind the store (a full disk): held, never dropped.
-    const room = () => this.s.rec?.room();
+    // Output waits while the recording is too far behind the store (a full disk), and while the socket it
+    // goes to holds more than it should (a peer that grants a huge window and stops reading): held, never
+    // dropped.
+    const recRoom = () => this.s.rec?.room();
+    const room = () => roomIn(recRoom, () => this.s.clientRoom.room());
+    const inputRoom = () => roomIn(recRoom, () => this.s.targetRoom?.room());
     pump(t.stderr, c.stderr, (b) => log.add('stderr', b), room);
 
     if (kind === 'sftp') {
@@ -209,7 +214,7 @@ export class SessionChannel {
       return;
     }
     pump(t, c, (b) => log.add('stdout', b), room);
-    pump(c, t, (b) => log.add('stdin', b), room);
+    pump(c, t, (b) => log.add('stdin', b), inputRoom);
     c.on('end', () => t.end());
   }
 

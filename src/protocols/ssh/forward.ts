@@ -51,8 +51,8 @@ export async function handleForward(
   let bytesOut = 0;
   local.on('error', () => {});
   remote.on('error', () => {});
-  pump(local, remote, (b) => (bytesIn += b.length));
-  pump(remote, local, (b) => (bytesOut += b.length));
+  pump(local, remote, (b) => (bytesIn += b.length), () => s.targetRoom?.room());
+  pump(remote, local, (b) => (bytesOut += b.length), () => s.clientRoom.room());
   local.on('end', () => remote.end());
   remote.on('end', () => local.end());
   let recorded = false;

@@ -9,6 +9,7 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { EngineContext } from '../common/engine.ts';
 import { connectionBoundary, type Boundary } from './boundary.ts';
 import { SessionChannel } from './channel-session.ts';
+import { SocketRoom } from './socket-room.ts';
 import { handleForward } from './forward.ts';
 import { HostKeyMismatchError, connectTarget, type HostKeyStore, type TargetConnection } from './target.ts';
 
@@ -48,6 +49,9 @@ export class SshSession {
   readonly channels = new Set<SessionChannel>();
   /** Runs the connection's asynchronous handlers: a failure in one ends this connection only. */
   readonly guard: Boundary;
+  /** Whether the client's and the target's sockets can take more (see SocketRoom). */
+  readonly clientRoom: SocketRoom;
+  targetRoom: SocketRoom | undefined;
   private readonly policy: ConnectionPolicy;
   private channelSeq = 0;
   private ended = false;
@@ -62,6 +66,7 @@ export class SshSession {
     this.policy = compiled.policy;
     this.storedMask = compiled.storedMasker(randomBytes(32));
     const { client } = o;
+    this.clientRoom = SocketRoom.of(client);
     this.guard = connectionBoundary(client, o.ctx.log, o.clientAddress, (what, err) => {
       this.endReason = 'gateway_error';
       this.rec?.record('ssh.internal_error', { what, message: err.message }, { outcome: 'error' });
@@ -111,6 +116,7 @@ export class SshSession {
         return undefined;
       }
       this.target = target;
+      this.targetRoom = SocketRoom.of(target.client);
       target.client.on('error', (err: Error & { level?: string }) => {
         this.endReason = `target_error: ${(err as NodeJS.ErrnoException).code ?? err.level ?? err.message}`;
       });

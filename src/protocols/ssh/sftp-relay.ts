@@ -233,9 +233,11 @@ export class SftpRelay {
   private toClient(bytes: Buffer): void {
     const rec = this.o.session.rec;
     if (rec) rec.bytesOut += bytes.length;
-    if (this.o.client.write(bytes) || this.o.target.isPaused()) return;
+    const full = !this.o.client.write(bytes);
+    const wait = full ? new Promise<void>((resolve) => this.o.client.once('drain', resolve)) : this.o.session.clientRoom.room();
+    if (!wait || this.o.target.isPaused()) return;
     this.o.target.pause();
-    this.o.client.once('drain', () => this.o.target.resume());
+    void wait.then(() => this.o.target.resume());
   }
 
   /** Gateway-made responses go out between the target's packets, never inside one. */
