@@ -13,6 +13,7 @@ import { identitySchema, object } from './schemas.ts';
 import { sessionCookie } from './web-session.ts';
 import { authRoutes } from './auth.ts';
 import { connectionRoutes } from './connections.ts';
+import { controlRoutes } from './control.ts';
 import { healthRoutes } from './health.ts';
 import { sessionLiveRoutes } from './session-live.ts';
 import { closeStreamsOnShutdown } from './sse.ts';
@@ -82,6 +83,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(connectionRoutes(ctx));
   await app.register(reviewRoutes(ctx));
   await app.register(tokenRoutes(ctx));
+  await app.register(controlRoutes(ctx));
   await app.register(evidenceRoutes(ctx));
   if (oidcLoginSettings(ctx.config)) await app.register(oidcLoginRoutes(ctx));
   if (ctx.config.identity.saml) await app.register(samlRoutes(ctx));

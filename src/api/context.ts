@@ -1,3 +1,4 @@
+import type { AdminActions } from '../admin/actions.ts';
 import type { Config } from '../config/schema.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
@@ -16,6 +17,8 @@ export interface ApiContext {
   readonly store: Store;
   readonly authenticator: Authenticator;
   readonly tokens: TokenService;
+  /** Administrative changes, audited the same way the CLI's are. */
+  readonly admin: AdminActions;
   readonly reviews: ReviewService;
   readonly publicKeys: () => readonly PublicKeyInfo[];
   /** Signs exported evidence bundles. */

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { parseDuration } from '../core/duration.ts';
 import type { ApiContext } from './context.ts';
+import { apiActor } from './control.ts';
 import { durationText, idParam, object } from './schemas.ts';
 
 const tokenSchema = object({
@@ -33,16 +34,14 @@ export function tokenRoutes(ctx: ApiContext): FastifyPluginAsync {
       },
       async (req) => {
         const b = req.body as { subject: string; groups?: string[]; ttl?: string; service?: boolean; description?: string };
-        const issued = await ctx.tokens.issue({ subject: b.subject, groups: b.groups ?? [], ttlMs: b.ttl === undefined ? undefined : parseDuration(b.ttl), service: b.service, description: b.description });
-        await ctx.store.appendAudit({ time: Date.now(), subject: req.caller!.identity.subject, action: 'token.issue', target: issued.record.id, detail: { subject: b.subject } });
+        const issued = await ctx.admin.issueToken(apiActor(req), { subject: b.subject, groups: b.groups ?? [], ttlMs: b.ttl === undefined ? undefined : parseDuration(b.ttl), service: b.service, description: b.description });
         const { secretHash: _h, ...record } = issued.record;
         return { token: issued.token, record };
       },
     );
-    app.delete('/api/tokens/:id', { config: { roles: ['admin'] }, schema: { description: 'Revoke a token (404 when there is none to revoke)', params: idParam, returns: object({ revoked: { type: 'boolean' } }) } }, async (req, reply) => {
+    app.delete('/api/tokens/:id', { config: { roles: ['admin'] }, schema: { description: 'Revoke a token (404 when there is none to revoke); sessions it opened end within seconds', params: idParam, returns: object({ revoked: { type: 'boolean' } }) } }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      const ok = await ctx.tokens.revoke(id);
-      await ctx.store.appendAudit({ time: Date.now(), subject: req.caller!.identity.subject, action: 'token.revoke', target: id, detail: { revoked: ok } });
+      const ok = await ctx.admin.revokeToken(apiActor(req), id);
       return reply.status(ok ? 200 : 404).send({ revoked: ok });
     });
   };

@@ -1,5 +1,7 @@
 import { userInfo } from 'node:os';
+import { AdminActions, type Actor } from '../admin/actions.ts';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { TokenService } from '../identity/tokens.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 
@@ -26,4 +28,14 @@ export function localOperator(): string {
 /** Looking at or exporting a recording is itself recorded, whoever does it and however. */
 export async function auditLocal(store: Store, action: string, target: string, detail: Record<string, unknown> = {}): Promise<void> {
   await store.appendAudit({ time: Date.now(), subject: localOperator(), action, target, detail: { via: 'cli', ...detail } });
+}
+
+/** The operator on the gateway host as the actor of an administrative change. */
+export function localActor(): Actor {
+  return { subject: localOperator(), via: 'cli' };
+}
+
+/** Opens the local data dir for an administrative change, made and audited as the API makes it (AdminActions). */
+export function withAdmin<T>(configPath: string | undefined, fn: (admin: AdminActions, store: Store, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+  return withLocalStore(configPath, (store, loaded) => fn(new AdminActions(store, new TokenService(store, loaded.config.identity)), store, loaded));
 }

@@ -10,6 +10,7 @@ import { replayCommand } from './replay.ts';
 import { eventsCommand } from './events.ts';
 import { tokensCommand } from './tokens.ts';
 import { sshKeysCommand } from './ssh-keys.ts';
+import { locksCommand } from './locks.ts';
 import { verifyCommand } from './verify.ts';
 import { exportCommand } from './export.ts';
 import { checkpointCommand } from './checkpoint.ts';
@@ -22,7 +23,8 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
   login [--device] / logout       log in at the identity provider (browser or device code); the session acts as you
   tokens issue|list|revoke        gateway-issued access tokens
   ssh-keys add|list|remove|hosts  SSH public keys that prove an identity; pinned target host keys
-  sessions list|show              recorded sessions: who did what, when
+  sessions list|show|kill         recorded sessions: who did what, when; end a live one
+  locks add|list|remove           lock an identity out everywhere (its live sessions end)
   replay ID [--speed N] [--step]  play a recorded session; --exec --to SANDBOX re-runs its statements
   events [--since 1h] [--follow]  every session's events for a SIEM (--format jsonl|ocsf)
   reviews list|approve|deny       the review queue (acts as you: airlock login, --token or AIRLOCK_TOKEN)
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   logout: logoutCommand,
   tokens: tokensCommand,
   'ssh-keys': sshKeysCommand,
+  locks: locksCommand,
   sessions: sessionsCommand,
   replay: replayCommand,
   events: eventsCommand,

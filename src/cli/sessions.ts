@@ -4,14 +4,17 @@ import type { SessionRecord, StoredEvent } from '../store/types.ts';
 import { parse, str, type Io } from './args.ts';
 import { auditLocal, withLocalStore } from './local.ts';
 import { holdCommand } from './hold.ts';
+import { killCommand } from './kill.ts';
 
 const HELP = `airlock sessions list [--user U] [--connection C] [--search TEXT] [--outcome allowed|denied|reviewed|error] [--since 1h] [--limit N] [--json]
 airlock sessions show ID [--json]
-airlock sessions hold|unhold ID     (legal hold: exempt from retention)`;
+airlock sessions hold|unhold ID     (legal hold: exempt from retention)
+airlock sessions kill ID [--reason TEXT]   end a live session`;
 
 export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'hold' || sub === 'unhold') return holdCommand(argv, io);
+  if (sub === 'kill') return killCommand(rest, io);
   const { values, positionals } = parse(rest, {
     user: { type: 'string' }, connection: { type: 'string' }, search: { type: 'string' }, since: { type: 'string' },
     outcome: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, group: { type: 'string' }, protocol: { type: 'string' },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parsePublicKey } from '../protocols/ssh/keys.ts';
 import { parse, str, type Io } from './args.ts';
-import { withLocalStore } from './local.ts';
+import { localActor, withAdmin } from './local.ts';
 
 const HELP = `airlock ssh-keys add --subject S [--groups a,b] [--service] FILE.pub   register a public key to an identity
 airlock ssh-keys list [--subject S] [--json]
@@ -20,7 +20,7 @@ export async function sshKeysCommand(argv: string[], io: Io): Promise<number> {
     io.err(HELP);
     return sub ? 2 : 0;
   }
-  return withLocalStore(str(values.config), async (store) => {
+  return withAdmin(str(values.config), async (admin, store) => {
     if (sub === 'add') {
       const subject = str(values.subject);
       const file = positionals[0];
@@ -33,10 +33,8 @@ export async function sshKeysCommand(argv: string[], io: Io): Promise<number> {
         throw new AirlockError(ErrorCodes.usage, `cannot read ${file}: ${(err as Error).message}`);
       }
       const key = parsePublicKey(text);
-      const existing = await store.getSshKey(key.fingerprint);
-      if (existing) throw new AirlockError(ErrorCodes.usage, `key ${key.fingerprint} is already registered to ${existing.subject}; remove it first`);
       const groups = [...new Set((str(values.groups) ?? '').split(',').map((g) => g.trim()).filter(Boolean))];
-      await store.insertSshKey({
+      await admin.addSshKey(localActor(), {
         fingerprint: key.fingerprint, subject, groups, kind: values.service === true ? 'service' : 'user', publicKey: key.line,
         createdAt: Date.now(), comment: key.comment || null,
       });
@@ -59,11 +57,11 @@ export async function sshKeysCommand(argv: string[], io: Io): Promise<number> {
     if (sub === 'remove') {
       const fingerprint = positionals[0];
       if (!fingerprint) throw new AirlockError(ErrorCodes.usage, `fingerprint required\n${HELP}`);
-      if (!(await store.deleteSshKey(fingerprint))) {
+      if (!(await admin.removeSshKey(localActor(), fingerprint))) {
         io.err(`no key ${fingerprint}`);
         return 1;
       }
-      io.out(`removed ${fingerprint}`);
+      io.out(`removed ${fingerprint}; sessions it opened end within seconds`);
       return 0;
     }
     if (sub === 'hosts') {
@@ -78,7 +76,7 @@ export async function sshKeysCommand(argv: string[], io: Io): Promise<number> {
     }
     const target = positionals[0];
     if (!target) throw new AirlockError(ErrorCodes.usage, `HOST:PORT required\n${HELP}`);
-    if (!(await store.deleteSshHostKey(target))) {
+    if (!(await admin.forgetHostKey(localActor(), target))) {
       io.err(`no pinned host key for ${target}`);
       return 1;
     }

@@ -1,8 +1,7 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
-import { TokenService } from '../identity/tokens.ts';
 import { parse, str, type Io } from './args.ts';
-import { withLocalStore } from './local.ts';
+import { localActor, withAdmin } from './local.ts';
 
 const HELP = `airlock tokens issue --subject S [--groups a,b] [--ttl 8h] [--service] [--description TEXT]
 airlock tokens list [--json]
@@ -14,13 +13,12 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
     subject: { type: 'string' }, groups: { type: 'string' }, ttl: { type: 'string' }, service: { type: 'boolean' },
     description: { type: 'string' }, json: { type: 'boolean' },
   });
-  return withLocalStore(str(values.config), async (store, loaded) => {
-    const tokens = new TokenService(store, loaded.config.identity);
+  return withAdmin(str(values.config), async (admin, store) => {
     if (sub === 'issue') {
       const subject = str(values.subject);
       if (!subject) throw new AirlockError(ErrorCodes.usage, `--subject is required\n${HELP}`);
       const groups = (str(values.groups) ?? '').split(',').map((g) => g.trim()).filter(Boolean);
-      const issued = await tokens.issue({
+      const issued = await admin.issueToken(localActor(), {
         subject, groups, ttlMs: ttlOption(str(values.ttl)), service: values.service === true, description: str(values.description),
       });
       const r = issued.record;
@@ -29,7 +27,7 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     if (sub === 'list') {
-      const list = await tokens.list();
+      const list = await store.listTokens();
       if (values.json) {
         io.out(JSON.stringify(list.map(({ secretHash: _s, ...t }) => t), null, 2));
         return 0;
@@ -45,11 +43,11 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
     if (sub === 'revoke') {
       const id = positionals[0];
       if (!id) throw new AirlockError(ErrorCodes.usage, `token id required\n${HELP}`);
-      if (!(await tokens.revoke(id))) {
+      if (!(await admin.revokeToken(localActor(), id))) {
         io.err(`no active token ${id}`);
         return 1;
       }
-      io.out(`revoked ${id}`);
+      io.out(`revoked ${id}; its live sessions end within seconds`);
       return 0;
     }
     io.err(HELP);

@@ -4,6 +4,8 @@ import type { Identity } from '../core/identity.ts';
 /** Turns what a client presented as its secret into an Identity, or throws an expose-safe auth error. */
 export interface Authenticator {
   authenticate(credential: string, context: AuthContext): Promise<Identity>;
+  /** Checks an identity proven another way (an SSH key) against what refuses any login (locks); throws when refused. */
+  admit?(identity: Identity): Promise<void>;
 }
 
 export interface AuthContext {

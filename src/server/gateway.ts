@@ -4,6 +4,9 @@ import type { LoadedConfig } from '../config/load.ts';
 import { parseListen } from '../config/load.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { ChainAuthenticator, type CredentialVerifier } from '../identity/authenticator.ts';
+import { LockingAuthenticator } from '../identity/locks.ts';
+import { LiveSessions } from '../protocols/common/live-sessions.ts';
+import { startSessionControl } from './session-control.ts';
 import { OidcVerifier } from '../identity/oidc/verifier.ts';
 import { TokenService, looksLikeGatewayToken } from '../identity/tokens.ts';
 import type { EngineContext, EngineFactory, ProtocolEngine } from '../protocols/common/engine.ts';
@@ -14,6 +17,7 @@ import { Recorder, type RecorderOptions } from '../recording/recorder.ts';
 import type { ReviewGate } from '../reviews/types.ts';
 import { ReviewService } from '../reviews/service.ts';
 import { buildApi } from '../api/app.ts';
+import { AdminActions } from '../admin/actions.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { GatewayMetrics } from '../api/metrics.ts';
 import type { FastifyInstance } from 'fastify';
@@ -76,7 +80,8 @@ export class Gateway {
     const verifiers: CredentialVerifier[] = [{ name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t, c) => tokens.verify(t, c.protocol) }];
     // Tokens from external OIDC providers (CI jobs, agents): tried after the gateway's own tokens.
     if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
-    const authenticator = new ChainAuthenticator(verifiers);
+    const authenticator = new LockingAuthenticator(new ChainAuthenticator(verifiers), store);
+    const liveSessions = new LiveSessions();
     const reviews = new ReviewService(store, config, log);
     const ctx: EngineContext = {
       config,
@@ -87,6 +92,7 @@ export class Gateway {
       serverTls: tls.context,
       dataDir: loaded.dataDir,
       log,
+      live: liveSessions,
       connection: (name) => (Object.hasOwn(config.connections, name) ? config.connections[name] : undefined),
     };
     const gw = new Gateway(loaded, store, recorder, tokens, keys, reviews, log);
@@ -94,6 +100,7 @@ export class Gateway {
     gw.jobs.push(
       startCheckpointing({ store, keys, dataDir: loaded.dataDir, intervalMs: fs.checkpointIntervalMs, webhookUrl: fs.checkpointWebhook, log }),
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
+      startSessionControl({ store, live: liveSessions, log }),
     );
     // Its own thread and connection; the store stops it when it closes.
     if (fs.compactAfterMs !== null) store.startCompaction?.({ afterMs: fs.compactAfterMs, log });
@@ -110,7 +117,8 @@ export class Gateway {
       };
       const notReady = () =>
         gw.state !== 'running' ? `the gateway is ${gw.state}` : recorder.healthy ? undefined : 'the recording store refuses writes (new sessions and commands are refused)';
-      const api = await buildApi({ config, store, authenticator, tokens, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
+      const admin = new AdminActions(store, tokens);
+      const api = await buildApi({ config, store, authenticator, tokens, admin, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
       const { host, port } = parseListen(config.listen.api);
       await api.listen({ host, port });
       const bound = api.server.address() as AddressInfo;

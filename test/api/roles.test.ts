@@ -104,6 +104,12 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/tokens': { allowed: ['admin'] },
   'POST /api/tokens': { allowed: ['admin'], body: () => ({ subject: 'x', groups: [], ttl: '1m' }) },
   'DELETE /api/tokens/{id}': { allowed: ['admin'], path: () => '/api/tokens/tok_missing', ok: 404 },
+  // The session has ended: nothing left to terminate.
+  'POST /api/sessions/{id}/terminate': { allowed: ['admin'], path: sessionPath('/terminate'), body: () => ({}), ok: 409 },
+  'POST /api/sessions/{id}/hold': { allowed: ['admin'], path: sessionPath('/hold'), body: () => ({ hold: false }) },
+  'GET /api/locks': { allowed: ['admin'] },
+  'POST /api/locks': { allowed: ['admin'], body: () => ({ subject: 'matrix-nobody', ttl: '1m' }) },
+  'DELETE /api/locks/{id}': { allowed: ['admin'], path: () => '/api/locks/lock_missing', ok: 404 },
   'GET /api/events': { allowed: ['auditor', 'admin'], path: () => '/api/events?since=1h' },
   'GET /api/verify': { allowed: ['auditor', 'admin'] },
   // The web console's static files and history routes are public; its data comes from the API above.

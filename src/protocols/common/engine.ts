@@ -6,6 +6,7 @@ import type { Authenticator } from '../../identity/authenticator.ts';
 import type { Recorder } from '../../recording/recorder.ts';
 import type { ConnectionPolicies } from '../../policy/connection-policies.ts';
 import type { ReviewGate } from '../../reviews/types.ts';
+import type { LiveSessions } from './live-sessions.ts';
 
 /** Everything an engine may use; built once by server/ and handed to each engine. */
 export interface EngineContext {
@@ -20,6 +21,8 @@ export interface EngineContext {
   /** The gateway's data dir (absolute), for engine-held material such as the SSH host key. */
   readonly dataDir?: string;
   readonly log: Logger;
+  /** Where each engine registers its live sessions, so revocation, locks and terminate requests can end them. */
+  readonly live: LiveSessions;
   connection(name: string): ConnectionConfig | undefined;
 }
 

@@ -170,9 +170,11 @@ export class PostgresEngine implements ProtocolEngine {
       onEnd: (s) => {
         this.sessions.delete(s);
         this.cancelKeys.release(cancelPid);
+        unregister();
       },
     });
     this.sessions.add(session);
+    const unregister = this.ctx.live.add({ id: rec.id, protocol: 'postgres', identity, terminate: (message, reason) => session.terminate(`Airlock: ${message}`, reason) });
     session.start();
   }
 

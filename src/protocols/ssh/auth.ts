@@ -57,11 +57,13 @@ export class ClientAuth {
       if (!verifySignature(record.publicKey, ctx.key.data, ctx.blob, ctx.signature, ctx.hashAlgo)) {
         return { result: 'reject', why: `bad signature for key ${fingerprint}` };
       }
-      return {
-        result: 'accept',
-        login,
-        identity: { subject: record.subject, groups: record.groups, kind: record.kind, authMethod: 'ssh-key', credentialId: fingerprint },
-      };
+      const identity: Identity = { subject: record.subject, groups: record.groups, kind: record.kind, authMethod: 'ssh-key', credentialId: fingerprint };
+      try {
+        await this.authenticator.admit?.(identity);
+      } catch (err) {
+        return { result: 'reject', why: clientMessage(err, 'refused') };
+      }
+      return { result: 'accept', login, identity };
     }
     if (ctx.method === 'password') {
       let identity: Identity;

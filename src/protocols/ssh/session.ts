@@ -57,6 +57,7 @@ export class SshSession {
   private ended = false;
   private endReason = 'client_disconnected';
   private readonly reviewAbort = new AbortController();
+  private unregister: () => void = () => {};
   private resolveClosed!: () => void;
   /** Resolves once the session has ended and its recording is sealed. */
   readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
@@ -105,7 +106,11 @@ export class SshSession {
       this.fail({ message: clientMessage(err, 'the recording store is unavailable'), exitCode: 255 }, 'recording_unavailable');
       return undefined;
     }
-    if (this.ended) return undefined;
+    this.unregister = ctx.live.add({ id: this.rec.id, protocol: 'ssh', identity: this.o.identity, terminate: (message, reason) => this.terminate(message, reason) });
+    if (this.ended) {
+      this.unregister();
+      return undefined;
+    }
     try {
       const target = await connectTarget({ name, connection, hostKeys: this.o.hostKeys });
       this.rec.record('ssh.target', {
@@ -247,6 +252,7 @@ export class SshSession {
   private finish(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.unregister();
     this.reviewAbort.abort();
     for (const c of this.channels) c.abort();
     this.target?.client.end();
