@@ -208,6 +208,7 @@ export class PgSession {
         this.executedSinceSync = false;
         this.syncs.push({ denial: this.skipUntilSync });
         this.skipUntilSync = undefined;
+        this.statements.batchSent();
         this.live?.syncSent();
         this.toTarget(f.bytes);
       }
@@ -250,6 +251,7 @@ export class PgSession {
       case FrontendCode.Sync:
         this.executedSinceSync = false;
         this.syncs.push({});
+        this.statements.batchSent();
         this.live?.syncSent();
         return this.toTarget(f.bytes);
       case FrontendCode.Terminate:
@@ -291,6 +293,7 @@ export class PgSession {
 
   private forwardQuery(text: string, bytes: Buffer): void {
     this.statements.begin(text, undefined, 'simple');
+    this.statements.batchSent();
     this.syncs.push({});
     this.live?.syncSent();
     this.toTarget(bytes);

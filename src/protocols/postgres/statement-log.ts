@@ -10,6 +10,8 @@ interface Execution {
   readonly mode: 'simple' | 'extended';
   readonly statement: string | undefined;
   readonly startedAt: number;
+  /** The Query or Sync that ends it: the target answers each with one ReadyForQuery. */
+  readonly batch: number;
   columns: FieldDescription[] | undefined;
   rows: number;
   sample: (string | null)[][];
@@ -32,6 +34,9 @@ export function valueText(value: Buffer | null, format: number): string | null {
  */
 export class StatementLog {
   private readonly queue: Execution[] = [];
+  /** Queries and Syncs sent to the target, and ReadyForQuery messages it has answered them with. */
+  private batchesSent = 0;
+  private batchesAnswered = 0;
   /** Result columns per prepared statement, for Execute without a Describe (pgbench -M prepared). */
   private readonly statementColumns = new Map<string, FieldDescription[]>();
 
@@ -70,7 +75,7 @@ export class StatementLog {
     data.text = masked;
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
-      querySeq, mode, statement, startedAt: performance.now(), columns: statement !== undefined ? this.statementColumns.get(statement) : undefined,
+      querySeq, mode, statement, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined,
       rows: 0, sample: [], sampleBytes: 0, truncated: false, copyBytes: 0, results: 0,
     });
   }
@@ -153,9 +158,18 @@ export class StatementLog {
     this.rec.record('db.error', data, { searchText: message, outcome: 'error' });
   }
 
-  /** ReadyForQuery: whatever is still pending was skipped by the target after an error. */
+  /** A Query or Sync went to the target (after the statement it ends, for a Query). */
+  batchSent(): void {
+    this.batchesSent++;
+  }
+
+  /**
+   * ReadyForQuery ends the oldest batch sent: what of it is still pending was skipped by the target after an
+   * error. Statements of later batches (pipelined) stay queued for their own results.
+   */
   batchEnd(): void {
-    while (this.queue.length) {
+    const ended = this.batchesAnswered++;
+    while (this.queue.length && this.queue[0].batch <= ended) {
       const e = this.queue.shift()!;
       if (e.mode === 'extended' && e.results === 0) this.rec.record('db.result', { query: e.querySeq, skipped: true });
     }
