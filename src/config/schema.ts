@@ -63,6 +63,13 @@ const recordingSchema = z
      * indexing keeps a plain copy of every byte beside the compressed recording, plus its index.
      */
     indexOutput: z.boolean().default(false),
+    /**
+     * When a statement's end reaches the client. `durable`: every message that tells a client a statement ended
+     * (CommandComplete, ErrorResponse, ReadyForQuery, …) waits until every event the session recorded up to it is
+     * committed to the store, so a statement the client saw end is in the recording even after the gateway is
+     * killed. `async`: sent at once; events reach the store a few milliseconds later.
+     */
+    ack: z.enum(['durable', 'async']).default('durable'),
   })
   .strict();
 
@@ -249,7 +256,7 @@ export const configSchema = z
         path: ['login', 'issuer'],
       })
       .default({ oidc: [], roles: { admin: [], auditor: [], approver: [] } }),
-    recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024, indexOutput: false }),
+    recording: recordingSchema.default({ maxRows: 100, maxBytes: 64 * 1024, indexOutput: false, ack: 'durable' }),
     reviews: reviewsSchema.default({ timeout: '10m', webhooks: [] }),
     forensics: forensicsSchema.default({ checkpointInterval: '10m', retentionInterval: '1h', compactAfter: '10m' }),
     /** Bearer token a Prometheus scraper presents for GET /metrics (admins may scrape with their own token too). */

@@ -170,3 +170,40 @@ describe('Recorder with a store that takes batches in order (pipelinedWrites)', 
     expect(fake.applied).toHaveLength(31);
   });
 });
+
+describe('Recorder.durable (acknowledgements wait for their events)', () => {
+  it('resolves once the session\'s events are committed, writing at once rather than after the spacing; waiters meanwhile share one batch', async () => {
+    const recorder = new Recorder(store, KeyRing.load(dir), silentLogger, { flushIntervalMs: 5, writeSpacingMs: 10_000 });
+    const a = await openSession(recorder);
+    const b = await openSession(recorder);
+    const before = batches.length;
+    a.record('db.query', { mode: 'simple', text: 'select 1' });
+    const started = performance.now();
+    await a.durable();
+    expect(performance.now() - started).toBeLessThan(1000); // not the 10 s spacing
+    expect(await storedCount(a.id)).toBe(2);
+    expect(a.durable()).toBeUndefined();
+    // A store that holds the next write: the waiters that come meanwhile go to the store in one batch.
+    const append = store.appendEvents;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    store.appendEvents = async (events) => {
+      await gate;
+      return append(events);
+    };
+    a.record('db.query', { mode: 'simple', text: 'select 2' });
+    const first = a.durable();
+    b.record('db.query', { mode: 'simple', text: 'select 3' });
+    a.record('db.query', { mode: 'simple', text: 'select 4' });
+    const both = Promise.all([a.durable(), b.durable()]);
+    let settled = false;
+    void first!.then(() => (settled = true));
+    await sleep(50);
+    expect(settled).toBe(false);
+    release();
+    await first;
+    await both;
+    expect(batches.slice(before + 1).map((x) => x.size)).toEqual([1, 2]);
+    await recorder.close();
+  });
+});

@@ -48,6 +48,9 @@ export interface RecorderOptions {
 interface InFlight {
   readonly events: StoredEvent[];
   readonly chars: number;
+  /** Ordinals (see Recorder.enqueued) of its first event and one past its last. */
+  readonly start: number;
+  readonly end: number;
   done: Promise<void>;
 }
 
@@ -67,7 +70,18 @@ export class Recorder {
   /** Batches handed to the store and not settled yet, oldest first. */
   private inflight: InFlight[] = [];
   /** Batches that failed while others were still in flight, waiting to be queued again. */
-  private failed: StoredEvent[][] = [];
+  private failed: InFlight[] = [];
+  /**
+   * Every event gets an ordinal in the order it is queued; batches are taken from the front of the queue and the
+   * store commits them in that order (a failed batch fails those handed over after it, event-writer-thread.ts), so
+   * "every event before ordinal N is in the store" is one number: `committed`.
+   */
+  private enqueued = 0;
+  /** Ordinal of queue[0]. */
+  private queueStart = 0;
+  private committed = 0;
+  /** Sessions waiting to send an acknowledgement until their events are committed (durable()). */
+  private durableWaiters: { readonly upTo: number; readonly resolve: () => void }[] = [];
   private readonly maxInflight: number;
   private readonly maxBacklogChars: number;
   /** Characters of event JSON queued or in flight. */
@@ -170,8 +184,8 @@ export class Recorder {
     return session;
   }
 
-  /** @internal queued by SessionRecorder. */
-  enqueue(event: StoredEvent): void {
+  /** @internal queued by SessionRecorder; returns the ordinal one past the event. */
+  enqueue(event: StoredEvent): number {
     this.queue.push(event);
     this.backlogChars += event.dataJson?.length ?? 0;
     if (this.inflight.length === 0) {
@@ -181,6 +195,37 @@ export class Recorder {
       // The store takes a second batch while it writes the first: it then starts on it the moment the first commits.
       this.writeBatch().catch(() => {});
     }
+    return ++this.enqueued;
+  }
+
+  /**
+   * Undefined once every event queued before ordinal `upTo` is committed; else a promise that resolves then. The
+   * write starts at once rather than after the flush interval: someone is waiting for it. Waiters that come while
+   * a batch is being written share the next batch (group commit). While the store fails it does not resolve:
+   * what waits on it (an acknowledgement to a client) waits until the store takes the events.
+   */
+  durable(upTo: number): Promise<void> | undefined {
+    if (this.committed >= upTo) return undefined;
+    const done = new Promise<void>((resolve) => this.durableWaiters.push({ upTo, resolve }));
+    this.hurry();
+    return done;
+  }
+
+  /** Writes what is queued now if a batch can go to the store now (durable() waiters are waiting for it). */
+  private hurry(): void {
+    if (this.queue.length === 0 || this.failures > 0) return;
+    if (this.inflight.length === 0) this.kick();
+    else if (this.inflight.length < this.maxInflight) this.writeBatch().catch(() => {});
+  }
+
+  private settleDurable(): void {
+    if (this.durableWaiters.length === 0) return;
+    const waiting: typeof this.durableWaiters = [];
+    for (const w of this.durableWaiters) {
+      if (w.upTo <= this.committed) w.resolve();
+      else waiting.push(w);
+    }
+    this.durableWaiters = waiting;
   }
 
   /** Starts the next write after the flush interval, and no sooner than the spacing after the last one began. */
@@ -211,7 +256,9 @@ export class Recorder {
     this.lastWriteAt = started;
     let chars = 0;
     for (const e of events) chars += e.dataJson?.length ?? 0;
-    const batch: InFlight = { events, chars, done: Promise.resolve() };
+    const start = this.queueStart;
+    this.queueStart += events.length;
+    const batch: InFlight = { events, chars, start, end: this.queueStart, done: Promise.resolve() };
     this.inflight.push(batch);
     batch.done = this.store.appendEvents(events).then(
       () => this.written(batch, started),
@@ -230,6 +277,8 @@ export class Recorder {
       for (const resolve of this.roomWaiters.splice(0)) resolve();
     }
     this.lastWriteMs = performance.now() - started;
+    if (batch.start <= this.committed) this.committed = Math.max(this.committed, batch.end);
+    this.settleDurable();
     this.onWritten?.(batch.events, this.lastWriteMs);
     if (this.failed.length > 0) {
       // Written after an earlier batch failed (a store that does not keep batches in order): retry that one.
@@ -241,6 +290,7 @@ export class Recorder {
       this.failures = 0;
       this.lastError = undefined;
     }
+    if (this.durableWaiters.length > 0) return this.hurry();
     if (this.inflight.length > 0 || this.queue.length === 0) return;
     // A write that long means the store is the bottleneck: the next batch is large already, go at once.
     if (this.queue.length >= this.maxBatch || this.lastWriteMs >= this.writeSpacingMs / 2) this.kick();
@@ -250,14 +300,16 @@ export class Recorder {
   /** Once every batch in flight has settled, those that failed go back to the front of the queue, in order. */
   private notWritten(batch: InFlight, err: Error): void {
     this.inflight.splice(this.inflight.indexOf(batch), 1);
-    this.failed.push(batch.events);
+    this.failed.push(batch);
     this.failures++;
     this.lastError = err;
     if (this.inflight.length === 0) this.requeueFailed();
   }
 
   private requeueFailed(): void {
-    this.queue = this.failed.flat().concat(this.queue);
+    this.failed.sort((a, b) => a.start - b.start);
+    this.queue = this.failed.flatMap((b) => b.events).concat(this.queue);
+    this.queueStart = this.failed[0].start;
     this.failed = [];
     this.log.error({ err: this.lastError?.message, queued: this.queue.length }, 'recording store write failed; retrying');
     const delay = Math.min(1000, 10 * 2 ** Math.min(this.failures, 7));
@@ -326,6 +378,8 @@ export class SessionRecorder {
   private seq = 0;
   private head = GENESIS;
   private ended = false;
+  /** Ordinal (Recorder.enqueue) one past this session's last event. */
+  private lastOrdinal = 0;
   bytesIn = 0;
   bytesOut = 0;
 
@@ -356,8 +410,18 @@ export class SessionRecorder {
     const dataJson = canonical(data);
     const hash = eventHashOfCanonicalData(this.head, { sessionId: this.id, seq, time, type }, dataJson);
     this.head = hash;
-    this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, dataJson, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
+    this.lastOrdinal = this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, dataJson, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
     return seq;
+  }
+
+  /** A mark for `durable()`: everything this session recorded so far. */
+  get mark(): number {
+    return this.lastOrdinal;
+  }
+
+  /** Undefined when every event up to `mark` (default: all so far) is in the store, else a promise that resolves once it is (Recorder.durable). */
+  durable(mark = this.lastOrdinal): Promise<void> | undefined {
+    return this.recorder.durable(mark);
   }
 
   /** Records session.end, writes everything, then seals. Idempotent. */

@@ -49,22 +49,25 @@ describe.skipIf(skip !== undefined)('a full disk under the recording store', () 
     expect((await b.query('select 2 as n')).rows[0].n).toBe(2);
 
     small.fill();
-    // Results whose samples need new pages: the store's writes fail with SQLITE_FULL, and the gateway fails closed.
-    let refused: (Error & { code?: string }) | undefined;
-    for (let i = 0; i < 500 && !refused; i++) {
-      refused = await a.query(`select repeat(md5(g::text), 60) from generate_series(1, 20) g where ${i} >= 0`).then(
-        () => undefined,
-        (err: Error & { code?: string }) => err,
-      );
+    // Results whose samples need new pages: the store's writes fail with SQLITE_FULL. The statement that ran is not
+    // acknowledged until it is recorded (recording.ack: durable), and the gateway fails closed for new ones.
+    let held: Promise<unknown> | undefined;
+    for (let i = 0; i < 500 && !held; i++) {
+      const q = a.query(`select repeat(md5(g::text), 60) from generate_series(1, 20) g where ${i} >= 0`);
+      const answered = await Promise.race([q.then(() => true), new Promise((r) => setTimeout(r, 1000, false))]);
+      if (!answered && !gw.gw.recorder.healthy) held = q;
+      else await q;
     }
+    expect(held).toBeDefined();
+    // Both sessions stay open; the other is refused with a clear error; a new one is refused at login with a clear FATAL.
+    const refused = await b.query('select 3').then(() => undefined, (err: Error & { code?: string }) => err);
     expect(refused?.code).toBe('58030');
     expect(refused?.message).toMatch(/recording store is unavailable/);
-    // Both sessions stay open and are refused the same way; a new one is refused at login with a clear FATAL.
-    await expect(b.query('select 3')).rejects.toMatchObject({ code: '58030' });
     await expect(connect()).rejects.toThrow(/recording store unavailable/);
 
     small.free();
     await until('the recorder has written what was queued', () => gw.gw.recorder.healthy);
+    await held; // its result reached the client once it was recorded
     expect((await a.query('select 4 as n')).rows[0].n).toBe(4);
     expect((await b.query('select 5 as n')).rows[0].n).toBe(5);
     await a.end();

@@ -17,6 +17,7 @@ import { statementError } from './errors.ts';
 import { StatementLog, valueText } from './statement-log.ts';
 import { JoinedWrites } from './joined-writes.ts';
 import { LiveMask, LiveMaskRefusal } from './live-mask.ts';
+import { AckGate } from './ack-gate.ts';
 
 export interface PgSessionOptions {
   readonly client: Socket;
@@ -44,10 +45,14 @@ export interface PgSessionOptions {
 interface SyncEntry {
   /** The portal of a denial's failing Execute sent in this batch (see `failAtTarget`). */
   denial?: string;
+  /** A refusal because the store cannot write: its ReadyForQuery does not wait for the store (see `AckGate`). */
+  storeDown?: boolean;
 }
 
 /** SQLSTATE the target answers an Execute of a portal that does not exist with (invalid_cursor_name). */
 const UNDEFINED_PORTAL = '34000';
+/** SQLSTATE io_error: statements refused while the recording store fails. */
+const STORE_DOWN = '58030';
 
 /**
  * An authenticated PostgreSQL session: relays both directions frame by frame, records statements and
@@ -61,6 +66,8 @@ export class PgSession {
   private readonly clientReader: FrameReader;
   private readonly targetReader: FrameReader;
   private readonly statements: StatementLog;
+  /** Every write to the client goes through it: acknowledgements wait until they are recorded. */
+  private readonly toClientGate: AckGate;
   private readonly prepared = new Map<string, string>();
   private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[] }>();
   private readonly syncs: SyncEntry[] = [];
@@ -102,6 +109,7 @@ export class PgSession {
     this.clientReader = new FrameReader(o.maxFrameBytes);
     this.targetReader = new FrameReader(o.maxFrameBytes);
     this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+    this.toClientGate = new AckGate(o.client, o.target, o.rec, o.limits.ack !== 'async', (n) => (this.rec.bytesOut += n));
     this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts) : undefined;
     for (const f of o.targetParameters) {
       const p = decodeParameterStatus(f.body);
@@ -135,7 +143,7 @@ export class PgSession {
   terminate(message: string, reason: string): void {
     if (this.ended) return;
     this.endReason = reason;
-    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '57P01', message }));
+    this.toClientGate.end(encodeErrorResponse({ severity: 'FATAL', code: '57P01', message }));
     this.target.destroy();
     this.finish(reason);
   }
@@ -304,7 +312,8 @@ export class PgSession {
     this.recordDenial(text, d.rule, d.reason);
     const portal = this.failAtTarget(this.denialError(d));
     this.toTarget(encodeSync());
-    this.syncs.push({ denial: portal });
+    this.statements.batchSent();
+    this.syncs.push(d.code === STORE_DOWN ? { denial: portal, storeDown: true } : { denial: portal });
     this.live?.syncSent();
   }
 
@@ -404,7 +413,7 @@ export class PgSession {
 
   private decide(text: string): Decision & { code?: string } {
     if (!this.rec.healthy) {
-      return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: '58030' };
+      return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: STORE_DOWN };
     }
     return this.o.policy.decide({ protocol: 'postgres', kind: 'query', text }, this.o.identity);
   }
@@ -480,11 +489,7 @@ export class PgSession {
   private readonly toClientWrites = new JoinedWrites((bytes) => this.toClient(bytes));
 
   private toClient(bytes: Buffer): void {
-    this.rec.bytesOut += bytes.length;
-    if (!this.client.write(bytes) && !this.target.isPaused()) {
-      this.target.pause();
-      this.client.once('drain', () => this.target.resume());
-    }
+    this.toClientGate.write(bytes);
   }
 
   /** Observes one target frame; returns the bytes to send the client (the frame itself unless rewritten). */
@@ -501,6 +506,7 @@ export class PgSession {
       }
       case BackendCode.CommandComplete:
         this.statements.complete(f.body);
+        this.toClientGate.acknowledge();
         return f.bytes;
       case BackendCode.CopyData:
         this.statements.copyData(f.bytes.length - FRAME_HEADER);
@@ -516,16 +522,19 @@ export class PgSession {
         return f.bytes;
       case BackendCode.EmptyQueryResponse:
         this.statements.endWithout('empty');
+        this.toClientGate.acknowledge();
         return f.bytes;
       case BackendCode.PortalSuspended:
         this.statements.endWithout('suspended');
+        this.toClientGate.acknowledge();
         return f.bytes;
       case BackendCode.ErrorResponse: {
         this.copyingIn = this.copyingOut = false;
         const fields = decodeErrorFields(f.body);
         const denial = this.denialFailed(fields);
-        if (denial) return denial;
+        if (denial) return denial; // acknowledged by its ReadyForQuery
         this.statements.error(fields);
+        this.toClientGate.acknowledge();
         return f.bytes;
       }
       case BackendCode.NoticeResponse: {
@@ -553,6 +562,8 @@ export class PgSession {
   private onReady(f: Frame): Buffer {
     this.statements.batchEnd();
     const entry = this.syncs.shift();
+    // A refusal because the store cannot write is not held for the store (it would wait until the store recovers).
+    if (!entry?.storeDown) this.toClientGate.acknowledge();
     // The target skipped the denial's Execute after an earlier error of the same batch: the client sees that error, as it would without the gateway.
     if (entry?.denial) this.denials.delete(entry.denial);
     if (this.parked && this.syncs.length === 0) setImmediate(() => this.unpark());
@@ -578,7 +589,7 @@ export class PgSession {
     this.endReason = `protocol_error: ${side}: ${message}`;
     const refused = err instanceof LiveMaskRefusal;
     const text = side === 'client' || refused ? `Airlock: ${message}` : 'Airlock: malformed message from the target';
-    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: refused ? '0A000' : '08P01', message: text }));
+    this.toClientGate.end(encodeErrorResponse({ severity: 'FATAL', code: refused ? '0A000' : '08P01', message: text }));
     this.target.destroy();
     this.finish(this.endReason);
   }
@@ -587,7 +598,7 @@ export class PgSession {
     if (this.ended) return;
     if (this.endReason === 'client_terminated') return this.finish(this.endReason);
     this.endReason = reason;
-    this.client.end(encodeErrorResponse({ severity: 'FATAL', code: '08006', message: 'Airlock: the target closed the connection' }));
+    this.toClientGate.end(encodeErrorResponse({ severity: 'FATAL', code: '08006', message: 'Airlock: the target closed the connection' }));
     this.finish(reason);
   }
 
@@ -595,7 +606,7 @@ export class PgSession {
     if (this.ended) return;
     this.ended = true;
     this.reviewAbort.abort();
-    if (!this.client.destroyed) this.client.end();
+    if (!this.client.destroyed) this.toClientGate.end();
     if (!this.target.destroyed) this.target.destroy();
     const masked = Object.keys(this.maskCounts).length ? { masked: this.maskCounts } : undefined;
     this.rec.end(reason, masked).then(
@@ -604,6 +615,9 @@ export class PgSession {
         this.resolveClosed();
       },
       (err: Error) => {
+        // What is still held was not recorded: it never reaches the client.
+        this.toClientGate.drop();
+        this.client.destroy();
         this.o.log.error({ session: this.rec.id, err: err.message }, 'could not seal session; it will be sealed as interrupted at next start');
         this.o.onEnd(this);
         this.resolveClosed();
