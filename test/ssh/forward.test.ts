@@ -14,15 +14,20 @@ let echoPort: number;
 
 beforeAll(async () => {
   sshd = await startSshd();
-  gw = await startGateway({
-    listen: { ssh: '127.0.0.1:0' },
-    connections: { 'web-01': await sshConnection(sshd), 'no-fwd': await sshConnection(sshd, { allowPortForwarding: false }) },
-  });
-  key = await makeClientKey();
-  await registerKey(gw.gw.store, key, 'alice', ['ops']);
   echo = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   echoPort = (echo.address() as { port: number }).port;
+  const guarded = { deny: [{ name: 'no-echo', patterns: [`^127\\.0\\.0\\.1:${echoPort}$`] }] };
+  gw = await startGateway({
+    listen: { ssh: '127.0.0.1:0' },
+    connections: {
+      'web-01': await sshConnection(sshd),
+      'no-fwd': await sshConnection(sshd, { allowPortForwarding: false }),
+      guarded: await sshConnection(sshd, { allowPortForwarding: true, policy: guarded }),
+    },
+  });
+  key = await makeClientKey();
+  await registerKey(gw.gw.store, key, 'alice', ['ops']);
 });
 
 afterAll(async () => {
@@ -33,10 +38,10 @@ afterAll(async () => {
 });
 
 /** Starts `ssh -N -L` through the gateway; returns the local port and a function that ends it. */
-async function tunnel(login: string): Promise<{ port: number; stop: () => Promise<{ code: number; stderr: string }> }> {
+async function tunnel(login: string, dest = '127.0.0.1'): Promise<{ port: number; stop: () => Promise<{ code: number; stderr: string }> }> {
   const port = await freePort();
   let pid = 0;
-  const done = run('ssh', [...clientOptions(gw.sshPort, key.file), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:${echoPort}`, `${login}@127.0.0.1`], {
+  const done = run('ssh', [...clientOptions(gw.sshPort, key.file), '-N', '-L', `127.0.0.1:${port}:${dest}:${echoPort}`, `${login}@127.0.0.1`], {
     timeoutMs: 60_000, onSpawn: (p) => (pid = p),
   });
   await waitForPort(port, { timeoutMs: 10_000 });
@@ -90,5 +95,30 @@ describe('local port forwarding through the gateway', () => {
     const events = await sessionEvents(gw.gw.store, s.id);
     expect(events.find((e) => e.type === 'policy.deny')?.data).toMatchObject({ kind: 'forward', rule: 'allowPortForwarding' });
     expect(events.find((e) => e.type === 'ssh.forward')).toMatchObject({ data: { status: 'denied' }, outcome: 'denied' });
+  });
+
+  it('decides on the address the name resolves to, and connects to exactly that address', async () => {
+    for (const dest of ['127.0.0.1', 'localhost', '127.1', '0', '2130706433', '[::ffff:127.0.0.1]']) {
+      const since = Date.now();
+      const t = await tunnel('alice+guarded', dest);
+      const back = await roundTrip(t.port, Buffer.from('hello'), 5);
+      await t.stop();
+      expect(back.length, `forward to ${dest} got through`).toBe(0);
+      const s = await endedSession(gw.gw.store, 'alice', since);
+      const denied = (await sessionEvents(gw.gw.store, s.id)).find((e) => e.type === 'ssh.forward' && e.outcome === 'denied');
+      expect(denied?.data, dest).toMatchObject({ address: '127.0.0.1', port: echoPort, status: 'denied' });
+    }
+  });
+
+  it("refuses a hop to the target's own SSH server (ProxyCommand / -W), however it is named", async () => {
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const hop = `ssh ${clientOptions(gw.sshPort, key.file).join(' ')} -W %h:%p alice+web-01@127.0.0.1`;
+      const r = await run('ssh', [
+        '-o', `ProxyCommand=${hop}`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
+        '-o', 'ConnectTimeout=10', '-o', 'IdentitiesOnly=yes', '-i', sshd.clientKeyFile, '-p', String(sshd.port), `${sshd.user}@${host}`, 'echo HOPPED',
+      ]);
+      expect(r.stdout, host).not.toContain('HOPPED');
+      expect(r.code, host).not.toBe(0);
+    }
   });
 });

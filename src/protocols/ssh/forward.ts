@@ -1,12 +1,15 @@
 import type { AcceptConnection, ClientChannel, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
+import { addressesOf, hostPort, isLoopback, policyTexts, resolveDestination, type ForwardDestination } from './forward-address.ts';
 import { pump } from './pump.ts';
 import type { SshSession } from './session.ts';
 
 /**
- * Local port forwarding (`ssh -L`, a `direct-tcpip` channel): refused when the connection has
- * `allowPortForwarding: false` or the policy denies `HOST:PORT` (kind `forward`); otherwise opened from
- * the target with `forwardOut` and relayed with backpressure. Recorded as `ssh.forward` when it closes,
- * with the bytes each way. The contents are not recorded.
+ * Local port forwarding (`ssh -L`, `-W`, a `direct-tcpip` channel). The destination is resolved once
+ * (forward-address.ts) and decided on as an address: refused when the connection has
+ * `allowPortForwarding: false`, when it is the target's own SSH server, or when the policy (kind
+ * `forward`) denies `ADDRESS:PORT` or the `NAME:PORT` the client asked for; otherwise opened from the
+ * target to exactly that address with `forwardOut` and relayed with backpressure. Recorded as
+ * `ssh.forward` when it closes, with the bytes each way. The contents are not recorded.
  */
 export async function handleForward(
   s: SshSession,
@@ -17,22 +20,41 @@ export async function handleForward(
 ): Promise<void> {
   const target = await s.ready;
   if (!target || s.isEnded) return reject();
-  const text = `${info.destIP}:${info.destPort}`;
-  const base = { channel, host: info.destIP, port: info.destPort };
+  const asked = hostPort(String(info.destIP), info.destPort);
+  const refuse = (status: 'denied' | 'failed', reason: string, extra: Record<string, unknown> = {}) => {
+    s.rec?.record('ssh.forward', { channel, host: String(info.destIP), port: info.destPort, ...extra, status, reason }, { searchText: asked, outcome: status === 'denied' ? 'denied' : 'error' });
+    reject();
+  };
   if (!s.o.connection.allowPortForwarding) {
-    s.recordDenial('forward', text, 'allowPortForwarding', `port forwarding is disabled on connection ${s.o.name}`);
-    s.rec?.record('ssh.forward', { ...base, status: 'denied' }, { searchText: text, outcome: 'denied' });
-    return reject();
+    s.recordDenial('forward', asked, 'allowPortForwarding', `port forwarding is disabled on connection ${s.o.name}`);
+    return refuse('denied', 'port forwarding is disabled');
   }
-  const auth = await s.authorize('forward', text);
-  if (!auth.ok) {
-    s.rec?.record('ssh.forward', { ...base, status: 'denied', reason: auth.reason }, { searchText: text, outcome: 'denied' });
-    return reject();
+  let dest: ForwardDestination;
+  try {
+    dest = await resolveDestination(String(info.destIP), info.destPort);
+  } catch (err) {
+    return refuse('failed', `cannot resolve the destination: ${(err as Error).message}`);
   }
+  const base = { channel, host: dest.name, address: dest.address, port: dest.port };
+  const text = hostPort(dest.address, dest.port);
+  // A hop to the target's own SSH server (`ssh -J`, `-W`, ProxyCommand) would carry sessions the gateway
+  // never sees. From the target, its loopback is itself too.
+  if (dest.port === s.o.connection.port && (isLoopback(dest.address) || (await addressesOf(s.o.connection.host)).has(dest.address))) {
+    const reason = `a forward to the target's own SSH server (${text}) would carry sessions Airlock does not see`;
+    s.recordDenial('forward', text, 'own-target', reason);
+    return refuse('denied', reason, { address: dest.address });
+  }
+  let outcome: 'allowed' | 'reviewed' = 'allowed';
+  for (const t of policyTexts(dest)) {
+    const auth = await s.authorize('forward', t);
+    if (!auth.ok) return refuse('denied', auth.reason, { address: dest.address });
+    if (auth.outcome === 'reviewed') outcome = 'reviewed';
+  }
+  if (s.isEnded) return reject();
   let remote: ClientChannel;
   try {
     remote = await new Promise<ClientChannel>((resolve, rej) =>
-      target.client.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, ch) => (err ? rej(err) : resolve(ch))),
+      target.client.forwardOut(info.srcIP, info.srcPort, dest.address, dest.port, (err, ch) => (err ? rej(err) : resolve(ch))),
     );
   } catch (err) {
     s.rec?.record('ssh.forward', { ...base, status: 'failed', reason: (err as Error).message }, { searchText: text, outcome: 'error' });
@@ -65,7 +87,7 @@ export async function handleForward(
     if (!rec) return;
     rec.bytesIn += bytesIn;
     rec.bytesOut += bytesOut;
-    rec.record('ssh.forward', { ...base, bytesIn, bytesOut }, { searchText: text, outcome: auth.outcome });
+    rec.record('ssh.forward', { ...base, bytesIn, bytesOut }, { searchText: text, outcome });
   };
   local.on('close', done);
   remote.on('close', done);
