@@ -319,7 +319,7 @@ async function startAirlock(pg: PgServer): Promise<GatewayProcess> {
       connections: {
         [CONNECTION]: {
           type: 'postgres', host: pg.host, port: pg.port, database: pg.database,
-          user: pg.superuser, password: pg.password, allow: [CONNECTION],
+          user: pg.superuser, password: pg.password, allow: [CONNECTION], allowSuperuser: true,
         },
       },
     };

@@ -31,7 +31,8 @@ export async function demoCommand(_argv: string[], io: Io): Promise<number> {
         dataDir,
         connections: {
           demo: {
-            type: 'postgres', host: '127.0.0.1', port: pg.port, database: 'postgres', user: 'admin', password: pg.password,
+            // A throwaway server's own superuser: fine for a demo, never for a real target.
+            type: 'postgres', host: '127.0.0.1', port: pg.port, database: 'postgres', user: 'admin', password: pg.password, allowSuperuser: true,
             allow: ['dba'], policy: { mask: { stored: ['all'] }, deny: [{ name: 'no-drops', statements: ['drop_table', 'drop_database', 'truncate'] }] },
           },
         },

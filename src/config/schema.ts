@@ -118,6 +118,8 @@ export const postgresConnectionSchema = z
     user: z.string().min(1),
     password: z.string().optional(),
     tls: tlsClient.default({ mode: 'disable' }),
+    /** Relay sessions whose target role is a superuser (statement rules cannot contain one; see README). */
+    allowSuperuser: z.boolean().default(false),
   })
   .strict();
 

@@ -44,5 +44,7 @@ export async function startGateway(
 /** A postgres connection entry pointing at a harness server with the given target user. */
 export function pgConnection(pg: PgServer, extra: Record<string, unknown> = {}, user: 'admin' | 'scram' | 'md5' | 'cleartext' | 'trust' = 'admin'): Record<string, unknown> {
   const creds = user === 'admin' ? { user: pg.superuser, password: pg.password } : user === 'trust' ? { user: pg.users.trust.user } : pg.users[user];
-  return { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, ...creds, allow: ['dba'], ...extra };
+  // The harness superuser is allowed as a target: most tests are about the relay, not about superusers.
+  const superuser = user === 'admin' ? { allowSuperuser: true } : {};
+  return { type: 'postgres', host: pg.host, port: pg.port, database: pg.database, ...creds, allow: ['dba'], ...superuser, ...extra };
 }

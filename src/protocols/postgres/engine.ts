@@ -5,6 +5,7 @@ import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
+import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { isLoopback, peerAddress } from '../common/net.ts';
 import { encodeAuthenticationCleartext, encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse } from './codec/backend.ts';
@@ -17,6 +18,7 @@ import { fatalFor } from './errors.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 import { PgSession } from './session.ts';
 import { settingStatement, startupSettings } from './startup-settings.ts';
+import { SUPERUSER_WARNING, superuserRefusal } from './superuser.ts';
 import { TargetStartupError, connectTarget, type TargetSession } from './target.ts';
 
 interface ClientStartup {
@@ -42,6 +44,8 @@ export class PostgresEngine implements ProtocolEngine {
   readonly protocol = 'postgres';
   private readonly sessions = new Set<PgSession>();
   private readonly cancelKeys = new CancelKeys();
+  /** Connections whose superuser target has been warned about in the log. */
+  private readonly superuserWarned = new Set<string>();
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -117,6 +121,7 @@ export class PostgresEngine implements ProtocolEngine {
       }
       throw err;
     }
+    if (this.refuseSuperuser(socket, target, connection, database, rec)) return;
 
     const key = this.cancelKeys.issue({
       targetHost: connection.host, targetPort: connection.port,
@@ -150,6 +155,27 @@ export class PostgresEngine implements ProtocolEngine {
     return false;
   }
 
+  /**
+   * A superuser target is refused unless the connection allows it (see superuser.ts); when it does, the log says so
+   * loudly, once per connection.
+   */
+  private refuseSuperuser(socket: Socket, target: TargetSession, connection: PostgresConnectionConfig, name: string, rec: SessionRecorder): boolean {
+    const refusal = superuserRefusal(target.parameterFrames);
+    if (!refusal) return false;
+    if (connection.allowSuperuser) {
+      if (!this.superuserWarned.has(name)) {
+        this.superuserWarned.add(name);
+        this.ctx.log.warn({ connection: name, targetUser: connection.user }, SUPERUSER_WARNING);
+      }
+      return false;
+    }
+    target.socket.destroy();
+    rec.record('session.target_failed', { message: `refused: ${refusal}`, code: '42501' });
+    void rec.end('superuser_target').catch(() => {});
+    socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: session refused: ${refusal}` }));
+    return true;
+  }
+
   private startSession(socket: Socket, target: TargetSession, identity: Identity, connectionName: string, rec: SessionRecorder, clientRemainder: Buffer, cancelPid: number): void {
     const compiled = this.ctx.policies.get(connectionName);
     const sessionKey = randomBytes(32);
@@ -164,6 +190,7 @@ export class PostgresEngine implements ProtocolEngine {
       maxFrameBytes: this.ctx.config.limits.maxFrameBytes,
       maxStatementBytes: connection?.type === 'postgres' ? (connection.policy.maxStatementBytes ?? DEFAULT_MAX_STATEMENT_BYTES) : DEFAULT_MAX_STATEMENT_BYTES,
       targetParameters: target.parameterFrames,
+      allowSuperuser: connection?.type === 'postgres' && connection.allowSuperuser,
       log: this.ctx.log,
       clientRemainder,
       targetRemainder: target.remainder,

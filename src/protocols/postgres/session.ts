@@ -39,6 +39,8 @@ export interface PgSessionOptions {
   readonly clientRemainder: Buffer;
   readonly targetRemainder: Buffer;
   readonly onEnd: (session: PgSession) => void;
+  /** The connection allows a superuser target; otherwise a session whose role becomes one (SET ROLE) ends. */
+  readonly allowSuperuser: boolean;
 }
 
 /** One entry per Query/Sync sent to the target, resolved by its ReadyForQuery. */
@@ -140,10 +142,10 @@ export class PgSession {
   }
 
   /** Ends the session from the gateway side (shutdown), telling the client why. */
-  terminate(message: string, reason: string): void {
+  terminate(message: string, reason: string, code = '57P01'): void {
     if (this.ended) return;
     this.endReason = reason;
-    this.toClientGate.end(encodeErrorResponse({ severity: 'FATAL', code: '57P01', message }));
+    this.toClientGate.end(encodeErrorResponse({ severity: 'FATAL', code, message }));
     this.target.destroy();
     this.finish(reason);
   }
@@ -460,7 +462,7 @@ export class PgSession {
         }
         if (this.copyingOut && !this.live) this.relayCopyData(this.targetReader, this.toClientWrites);
         const f = this.targetReader.next();
-        if (!f) break;
+        if (!f || this.ended) break;
         let out = this.onTargetFrame(f);
         if (out && this.live) out = this.live.frame(f, out);
         if (out) this.toClientWrites.add(out);
@@ -550,6 +552,10 @@ export class PgSession {
       case BackendCode.ParameterStatus: {
         const p = decodeParameterStatus(f.body);
         this.encoding.parameter(p.name, p.value);
+        if (p.name === 'is_superuser' && p.value !== 'off' && !this.o.allowSuperuser) {
+          this.terminate('Airlock: the session became a superuser (SET ROLE or SET SESSION AUTHORIZATION), which this connection does not allow', 'superuser_target', '42501');
+          return undefined;
+        }
         return f.bytes;
       }
       case BackendCode.ReadyForQuery:
