@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeBind, encodeExecute, encodeParse, encodeQuery, encodeSync } from '../../src/protocols/postgres/codec/frontend.ts';
+import { encodeBind, encodeClose, encodeExecute, encodeParse, encodeQuery, encodeSync } from '../../src/protocols/postgres/codec/frontend.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 import { pgConnection, startGateway, type TestGateway } from '../harness/gateway.ts';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
@@ -74,5 +74,33 @@ describe('pipelined statements each get their own result', () => {
       { text: 'SELECT 2', results: [{ query: expect.any(Number), skipped: true }] },
       { text: 'SELECT 3', results: [expect.objectContaining({ tag: 'SELECT 1', rows: 1 })] },
     ]);
+  });
+});
+
+describe('a statement name stands for the text the target accepted', () => {
+  const bindAndRun = [encodeBind('', 's', []), encodeExecute('', 0), encodeSync()];
+
+  it('a Parse the target rejects (42P05, duplicate name) does not replace the text, pipelined or not', async () => {
+    const events = await session((c) => {
+      c.socket.write(Buffer.concat([
+        encodeParse('s', 'SELECT email FROM people'), encodeSync(),
+        encodeParse('s', "SELECT 'harmless'"), encodeSync(),
+        ...bindAndRun,
+      ]));
+    }, 3);
+    const run = statements(events);
+    expect(run).toEqual([{ text: 'SELECT email FROM people', results: [expect.objectContaining({ tag: 'SELECT 1', sample: [['[EMAIL]']] })] }]);
+  });
+
+  it('a Close takes the name away once the target has done it; a Parse in the same batch counts at once', async () => {
+    const events = await session((c) => {
+      c.socket.write(Buffer.concat([
+        encodeParse('s', 'SELECT 1'), encodeSync(),
+        encodeClose('S', 's'), encodeParse('s', 'SELECT 2'), encodeSync(),
+        ...bindAndRun,
+        encodeParse('s', 'SELECT 3'), ...bindAndRun,
+      ]));
+    }, 4);
+    expect(statements(events).map((s) => [s.text, s.results[0]?.tag ?? s.results[0]?.code])).toEqual([['SELECT 2', 'SELECT 1'], ['SELECT 3', '42P05']]);
   });
 });

@@ -18,6 +18,7 @@ import { StatementLog, valueText } from './statement-log.ts';
 import { JoinedWrites } from './joined-writes.ts';
 import { LiveMask, LiveMaskRefusal } from './live-mask.ts';
 import { AckGate } from './ack-gate.ts';
+import { PreparedStatements } from './prepared-statements.ts';
 
 export interface PgSessionOptions {
   readonly client: Socket;
@@ -70,7 +71,7 @@ export class PgSession {
   private readonly statements: StatementLog;
   /** Every write to the client goes through it: acknowledgements wait until they are recorded. */
   private readonly toClientGate: AckGate;
-  private readonly prepared = new Map<string, string>();
+  private readonly prepared = new PreparedStatements();
   private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[] }>();
   private readonly syncs: SyncEntry[] = [];
   private readonly maskCounts: Record<string, number> = {};
@@ -84,7 +85,9 @@ export class PgSession {
   /**
    * A Query or Parse with non-ASCII text that arrived while earlier statements were still running: one of them may
    * change client_encoding (SET, set_config, a function, a rollback), and the server reports that only before its
-   * ReadyForQuery. The frame waits here, the client's stream behind it, until everything before it is answered.
+   * ReadyForQuery. Also a Bind of a name whose text depends on a Parse or Close the server has not answered yet
+   * (PreparedStatements.textFor). The frame waits here, the client's stream behind it, until everything before it
+   * is answered.
    */
   private parked: Frame | undefined;
   /** An Execute went to the target since the last Sync: client_encoding is unknown until that Sync is answered. */
@@ -218,7 +221,7 @@ export class PgSession {
         this.executedSinceSync = false;
         this.syncs.push({ denial: this.skipUntilSync });
         this.skipUntilSync = undefined;
-        this.statements.batchSent();
+        this.batchSent();
         this.live?.syncSent();
         this.toTarget(f.bytes);
       }
@@ -232,7 +235,12 @@ export class PgSession {
         return this.onParse(f);
       case FrontendCode.Bind: {
         const b = decodeBind(f.body);
-        const text = this.prepared.get(b.statement) ?? '';
+        const text = this.prepared.textFor(b.statement);
+        if (text === undefined) {
+          // Which text the name stands for depends on a Parse or Close the server has not answered yet.
+          this.parked = f;
+          return;
+        }
         const refusal = this.live?.bind(b);
         if (refusal) return this.denyExtended(statementError('0A000', `Airlock: ${refusal}`), { text, rule: 'live-mask', reason: refusal });
         const params = b.params.map((p, i) => valueText(p, b.paramFormats.length === 1 ? b.paramFormats[0] : (b.paramFormats[i] ?? 0)));
@@ -254,14 +262,14 @@ export class PgSession {
         return this.toTarget(f.bytes);
       case FrontendCode.Close: {
         const c = decodeClose(f.body);
-        if (c.kind === 'S') this.prepared.delete(c.name);
-        else this.portals.delete(c.name);
+        this.prepared.closeSent(c.kind, c.name);
+        if (c.kind === 'P') this.portals.delete(c.name);
         return this.toTarget(f.bytes);
       }
       case FrontendCode.Sync:
         this.executedSinceSync = false;
         this.syncs.push({});
-        this.statements.batchSent();
+        this.batchSent();
         this.live?.syncSent();
         return this.toTarget(f.bytes);
       case FrontendCode.Terminate:
@@ -303,7 +311,7 @@ export class PgSession {
 
   private forwardQuery(text: string, bytes: Buffer): void {
     this.statements.begin(text, undefined, 'simple');
-    this.statements.batchSent();
+    this.batchSent();
     this.syncs.push({});
     this.live?.syncSent();
     this.toTarget(bytes);
@@ -314,7 +322,7 @@ export class PgSession {
     this.recordDenial(text, d.rule, d.reason);
     const portal = this.failAtTarget(this.denialError(d));
     this.toTarget(encodeSync());
-    this.statements.batchSent();
+    this.batchSent();
     this.syncs.push(d.code === STORE_DOWN ? { denial: portal, storeDown: true } : { denial: portal });
     this.live?.syncSent();
   }
@@ -350,7 +358,7 @@ export class PgSession {
   }
 
   private forwardParse(p: { name: string; text: string }, bytes: Buffer): void {
-    this.prepared.set(p.name, p.text);
+    this.prepared.parseSent(p.name, p.text);
     this.toTarget(bytes);
   }
 
@@ -395,6 +403,12 @@ export class PgSession {
     const read = this.encoding.read(bytes);
     if ('error' in read) return { text: preview(bytes), rule: 'client_encoding', code: read.code, reason: read.error };
     return read;
+  }
+
+  /** A Query or Sync goes to the target: the recording's and the statement map's batch count. */
+  private batchSent(): void {
+    this.statements.batchSent();
+    this.prepared.batchSent();
   }
 
   /** Takes up a parked statement once the server has answered everything before it. */
@@ -558,6 +572,12 @@ export class PgSession {
         }
         return f.bytes;
       }
+      case BackendCode.ParseComplete:
+        this.prepared.parseComplete();
+        return f.bytes;
+      case BackendCode.CloseComplete:
+        this.prepared.closeComplete();
+        return f.bytes;
       case BackendCode.ReadyForQuery:
         return this.onReady(f);
       default:
@@ -567,6 +587,7 @@ export class PgSession {
 
   private onReady(f: Frame): Buffer {
     this.statements.batchEnd();
+    this.prepared.batchEnded();
     const entry = this.syncs.shift();
     // A refusal because the store cannot write is not held for the store (it would wait until the store recovers).
     if (!entry?.storeDown) this.toClientGate.acknowledge();
