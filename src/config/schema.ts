@@ -134,7 +134,8 @@ export const sshConnectionSchema = z
     hostKey: z.string().optional(),
     /** Environment variables a client may pass to the target (`SendEnv`); the rest are refused. */
     env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default(['TERM', 'LANG']),
-    allowPortForwarding: z.boolean().default(true),
+    /** `ssh -L` through this connection: off unless enabled (a forward can reach other targets around their policy). */
+    allowPortForwarding: z.boolean().default(false),
   })
   .strict();
 

@@ -21,8 +21,11 @@ beforeAll(async () => {
   gw = await startGateway({
     listen: { ssh: '127.0.0.1:0' },
     connections: {
-      'web-01': await sshConnection(sshd),
-      'no-fwd': await sshConnection(sshd, { allowPortForwarding: false }),
+      'web-01': await sshConnection(sshd, { allowPortForwarding: true }),
+      // Forwarding is off unless a connection enables it.
+      'no-fwd': await sshConnection(sshd),
+      // A database the gateway guards, reachable from the SSH target.
+      'pg-echo': { type: 'postgres', host: 'localhost', port: echoPort, database: 'x', user: 'x', allow: ['dba'] },
       guarded: await sshConnection(sshd, { allowPortForwarding: true, policy: guarded }),
     },
   });
@@ -83,9 +86,12 @@ describe('local port forwarding through the gateway', () => {
     // (The tunnel's readiness probe made a forward of its own, with no bytes.)
     const fwd = await waitFor(async () => (await sessionEvents(gw.gw.store, s.id)).find((e) => e.type === 'ssh.forward' && Number(e.data.bytesIn) > 0));
     expect(fwd.data).toMatchObject({ host: '127.0.0.1', port: echoPort, bytesIn: 300_000, bytesOut: 300_000 });
+    // The destination is the target of connection pg-echo: allowed here, but recorded as going around it.
+    const warned = (await sessionEvents(gw.gw.store, s.id)).find((e) => e.type === 'ssh.forward_to_connection');
+    expect(warned?.data).toMatchObject({ host: '127.0.0.1', port: echoPort, connections: ['pg-echo'] });
   });
 
-  it('refuses forwarding on a connection with allowPortForwarding: false', async () => {
+  it('refuses forwarding on a connection that has not enabled it (allowPortForwarding: false by default)', async () => {
     const since = Date.now();
     const t = await tunnel('alice+no-fwd');
     const back = await roundTrip(t.port, Buffer.from('hello'), 5);

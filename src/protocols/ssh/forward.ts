@@ -1,15 +1,17 @@
 import type { AcceptConnection, ClientChannel, RejectConnection, ServerChannel, TcpipRequestInfo } from 'ssh2';
 import { addressesOf, hostPort, isLoopback, policyTexts, resolveDestination, type ForwardDestination } from './forward-address.ts';
+import { warnIfConnectionTarget } from './forward-targets.ts';
 import { pump } from './pump.ts';
 import type { SshSession } from './session.ts';
 
 /**
  * Local port forwarding (`ssh -L`, `-W`, a `direct-tcpip` channel). The destination is resolved once
- * (forward-address.ts) and decided on as an address: refused when the connection has
- * `allowPortForwarding: false`, when it is the target's own SSH server, or when the policy (kind
+ * (forward-address.ts) and decided on as an address: refused unless the connection has
+ * `allowPortForwarding: true` (off by default), when it is the target's own SSH server, or when the policy (kind
  * `forward`) denies `ADDRESS:PORT` or the `NAME:PORT` the client asked for; otherwise opened from the
  * target to exactly that address with `forwardOut` and relayed with backpressure. Recorded as
- * `ssh.forward` when it closes, with the bytes each way. The contents are not recorded.
+ * `ssh.forward` when it closes, with the bytes each way. The contents are not recorded. A forward to another
+ * connection's target is allowed but logged and recorded (forward-targets.ts).
  */
 export async function handleForward(
   s: SshSession,
@@ -51,6 +53,7 @@ export async function handleForward(
     if (auth.outcome === 'reviewed') outcome = 'reviewed';
   }
   if (s.isEnded) return reject();
+  await warnIfConnectionTarget(s, channel, dest);
   let remote: ClientChannel;
   try {
     remote = await new Promise<ClientChannel>((resolve, rej) =>
