@@ -44,7 +44,10 @@ export const policySchema = z
     review: z.array(statementRule).default([]),
     /** Statements (a Query or Parse text) longer than this are refused before they are classified or forwarded (default 1 MiB). */
     maxStatementBytes: z.number().int().min(1024).optional(),
-    /** Allow-list mode: only statements whose kind and effects are all listed pass (see policy/allow-list.ts). */
+    /**
+     * Allow-list mode: PostgreSQL, only statements whose kind and effects are all listed pass; SSH, only commands
+     * matching one of the listed globs run (see policy/allow-list.ts).
+     */
     allow: z.array(z.string()).optional(),
     /** What the allow list does not cover: denied (default) or held for review by `approvers`. */
     otherwise: z.enum(['deny', 'review']).optional(),

@@ -1,10 +1,12 @@
 /**
  * Allow-list mode (`policy.allow`): a SQL statement is allowed only when its kind and every one of its effects
  * is named in the list (`allow: [select, set]` lets `SELECT set_config(…)` through, not `SELECT pg_read_file(…)`).
+ * On an SSH connection the list holds command globs (`allow: ['ls *', 'cat /var/log/*']`, commands/allow-list.ts).
  * Everything else, including whatever the classifier cannot fully see (unparseable text, DO blocks, SQL built at
  * run time), gets `policy.otherwise`: `deny` (default) or `review` by `policy.approvers`.
  */
 import type { PolicyConfig } from '../config/schema.ts';
+import { compileCommandAllowList } from './commands/allow-list.ts';
 import { quote, type Subject } from './rule.ts';
 import { facetLabel, facetPredicate, facets, STATEMENT_NAMES, type FacetPredicate } from './sql/selectors.ts';
 import type { Decision } from './types.ts';
@@ -22,12 +24,7 @@ export function compileAllowList(policy: PolicyConfig, protocol?: string): Allow
     if (policy.otherwise || policy.approvers) throw new Error('policy: `otherwise` and `approvers` go with `allow`');
     return undefined;
   }
-  if (protocol !== undefined && protocol !== 'postgres') throw new Error('policy.allow lists SQL statements; it applies to PostgreSQL connections');
-  const allowed: FacetPredicate[] = policy.allow.map((name) => {
-    const p = facetPredicate(name);
-    if (!p) throw new Error(`policy.allow: unknown statement "${name}" (known: ${STATEMENT_NAMES.join(', ')})`);
-    return p;
-  });
+  if (protocol !== undefined && protocol !== 'postgres' && protocol !== 'ssh') throw new Error(`policy.allow does not apply to ${protocol} connections`);
   const otherwise = policy.otherwise ?? 'deny';
   const approvers = policy.approvers ?? [];
   if (otherwise === 'review' && approvers.length === 0) throw new Error('policy: `otherwise: review` needs `approvers`');
@@ -35,6 +32,12 @@ export function compileAllowList(policy: PolicyConfig, protocol?: string): Allow
     otherwise === 'deny'
       ? { action: 'deny', rule: ALLOW_LIST_RULE, reason: `${what}, so it is blocked` }
       : { action: 'review', rule: ALLOW_LIST_RULE, approvers, reason: `${what}, so it needs review` };
+  if (protocol === 'ssh') return compileCommandAllowList(policy.allow, refuse);
+  const allowed: FacetPredicate[] = policy.allow.map((name) => {
+    const p = facetPredicate(name);
+    if (!p) throw new Error(`policy.allow: unknown statement "${name}" (known: ${STATEMENT_NAMES.join(', ')})`);
+    return p;
+  });
 
   return {
     check(subject) {

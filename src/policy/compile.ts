@@ -55,6 +55,7 @@ export function compilePolicy(policy: PolicyConfig, options: CompileOptions = {}
   }
   return {
     decide: (command, identity) => decide(deny, review, allow, command, identity),
+    listsCommands: () => allow !== undefined && options.protocol === 'ssh',
   };
 }
 
@@ -98,7 +99,7 @@ function analyse(command: Command): Subject {
       return { type: 'sql', raw, sql: safeClassify(raw) };
     case 'exec':
     case 'shell-line':
-      return { type: 'shell', raw, line: expandCommandLine(raw) };
+      return { type: 'shell', raw, line: expandCommandLine(raw), ...(command.unknown ? { unknown: command.unknown } : {}) };
     default:
       return { type: 'other', raw };
   }
@@ -119,6 +120,7 @@ function unknownOf(subject: Subject): string | undefined {
     const s = subject.sql.statements.find((x) => x.unknown);
     return s ? `${s.unknown} in ${quote(subject.raw)}` : undefined;
   }
+  if (subject.type === 'shell' && subject.unknown) return `${subject.unknown} in ${quote(subject.raw)}`;
   if (subject.type === 'shell' && subject.line.incomplete) return `${subject.line.incomplete} in ${quote(subject.raw)}`;
   return undefined;
 }

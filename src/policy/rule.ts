@@ -15,7 +15,8 @@ export type UnknownMode = 'deny' | 'review' | 'allow';
 /** What a command looks like to the rules: the raw text plus whatever analysis its kind allows. */
 export type Subject =
   | { readonly type: 'sql'; readonly raw: string; readonly sql: SqlClassification }
-  | { readonly type: 'shell'; readonly raw: string; readonly line: CommandLine }
+  /** `unknown`: the adapter could not see the text exactly (a typed line edited with cursor keys): why. */
+  | { readonly type: 'shell'; readonly raw: string; readonly line: CommandLine; readonly unknown?: string }
   | { readonly type: 'other'; readonly raw: string };
 
 export interface CompiledRule {

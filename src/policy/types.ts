@@ -7,6 +7,8 @@ export interface Command {
   readonly kind: 'query' | 'exec' | 'shell-line' | 'sftp' | 'forward';
   readonly text: string;
   readonly params?: readonly (string | null)[];
+  /** Set by the adapter when it could not see the command exactly (a typed line edited with cursor keys): why. */
+  readonly unknown?: string;
 }
 
 export type Decision =
@@ -19,7 +21,9 @@ export const ALLOW: Decision = Object.freeze({ action: 'allow' });
 /** Compiled, pure policy for one connection. */
 export interface ConnectionPolicy {
   decide(command: Command, identity: Identity): Decision;
+  /** Whether an allow-list of commands holds the connection (an interactive terminal cannot be checked exactly). */
+  listsCommands(identity: Identity): boolean;
 }
 
 /** Policy that allows everything (a connection with no rules). */
-export const allowAll: ConnectionPolicy = { decide: () => ALLOW };
+export const allowAll: ConnectionPolicy = { decide: () => ALLOW, listsCommands: () => false };
