@@ -54,7 +54,9 @@ export const reviewSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' }, kind: { enum: ['command', 'access'] }, sessionId: { type: ['string', 'null'] }, connection: { type: 'string' },
-    requester: { type: 'string' }, requesterKind: { enum: ['user', 'service'] }, text: { type: 'string' }, rule: { type: 'string' },
+    requester: { type: 'string' }, requesterKind: { enum: ['user', 'service'] }, text: { type: 'string' },
+    /** `text` with control and invisible characters shown as notation (`\e`, `^U`, `\u{202e}`): what to display. */
+    visibleText: { type: 'string' }, rule: { type: 'string' },
     approvers: { type: 'array', items: { type: 'string' } }, status: { enum: ['pending', 'approved', 'denied', 'expired'] },
     createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: 'string', format: 'date-time' },
     decidedAt: { type: ['string', 'null'] }, reviewer: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] },

@@ -5,6 +5,7 @@ import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { inAnyGroup, type Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
+import { visibleKeys } from '../core/visible.ts';
 import { rolesOf } from '../identity/roles.ts';
 import type { ReviewRecord } from '../store/review-types.ts';
 import type { Store } from '../store/types.ts';
@@ -198,7 +199,7 @@ export class ReviewService implements ReviewGate {
 export function publicView(r: ReviewRecord): Record<string, unknown> {
   return {
     id: r.id, kind: r.kind, sessionId: r.sessionId, connection: r.connection, requester: r.requester, requesterKind: r.requesterKind,
-    text: r.text, rule: r.rule, approvers: r.approvers, status: r.status, createdAt: new Date(r.createdAt).toISOString(),
+    text: r.text, visibleText: visibleKeys(r.text), rule: r.rule, approvers: r.approvers, status: r.status, createdAt: new Date(r.createdAt).toISOString(),
     expiresAt: new Date(r.expiresAt).toISOString(), decidedAt: r.decidedAt ? new Date(r.decidedAt).toISOString() : null,
     reviewer: r.reviewer, reason: r.reason, validUntil: r.validUntil && r.status === 'approved' ? new Date(r.validUntil).toISOString() : null,
   };

@@ -23,18 +23,18 @@ async function untilShown(ch: ClientChannel, out: ReturnType<typeof collect>, li
 }
 
 /**
- * In an interactive shell: shows the shell works, types `touch FILE` (which the policy denies), checks the gateway
- * said so and the shell still answers, then leaves it with `exit CODE` and checks the exit status arrives.
+ * In an interactive shell: shows the shell works, types `touch FILE` (which the policy denies) and another
+ * Enter after it, and checks the gateway says so and ends the shell (the line is in the remote editor, so
+ * the gateway never sends its Enter and closes the shell instead), with exit status 255.
  */
-async function typeForbiddenLineThenExit(ch: ClientChannel, file: string, code: number): Promise<void> {
+async function typeForbiddenLine(ch: ClientChannel, file: string): Promise<void> {
   const out = collect(ch);
+  const err = collect(ch.stderr);
   await untilShown(ch, out, 'echo $((40+2))', '42');
-  ch.write(`touch ${file}\r`);
-  await out.waitFor('Airlock: ');
-  await untilShown(ch, out, 'echo $((20+3))', '23');
   const exit = new Promise<number>((resolve) => ch.on('exit', (c: number) => resolve(c)));
-  ch.write(`exit ${code}\r`);
-  expect(await exit).toBe(code);
+  ch.write(`touch ${file}\r\r`);
+  await err.waitFor('Airlock: the shell is closed, so the denied line never runs');
+  expect(await exit).toBe(255);
 }
 
 /** A review gate the test answers by hand, as another identity would. */
@@ -257,24 +257,27 @@ describe('ssh through the gateway: policy', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  it('replaces the Enter of a denied typed line with Ctrl-C and keeps the shell', async () => {
+  it('ends the shell at a denied typed line rather than send its Enter', async () => {
     const file = tmpName('airlock-forbidden');
     const since = Date.now();
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
     const ch = await new Promise<ClientChannel>((resolve, reject) => client.shell({ term: 'dumb' }, (err, c) => (err ? reject(err) : resolve(c))));
-    await typeForbiddenLineThenExit(ch, file, 5);
+    await typeForbiddenLine(ch, file);
     client.end();
+    await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(file)).toBe(false);
     const events = await sessionEvents(gw.gw.store, (await endedSession(gw.gw.store, 'alice', since)).id);
     expect(events.find((e) => e.type === 'ssh.shell.line' && e.outcome === 'denied')?.data.line).toBe(`touch ${file}`);
+    expect(events.find((e) => e.type === 'ssh.shell.closed')).toMatchObject({ outcome: 'denied' });
   });
 
   it('checks typed lines in a command run with a terminal too (ssh -t host bash)', async () => {
     const file = tmpName('airlock-forbidden');
     const client = await gatewayClient(gw.sshPort, 'alice+web-01', { privateKey: readFileSync(alice.file, 'utf8') });
     const ch = await new Promise<ClientChannel>((resolve, reject) => client.exec('bash --norc -i', { pty: { term: 'dumb' } }, (err, c) => (err ? reject(err) : resolve(c))));
-    await typeForbiddenLineThenExit(ch, file, 6);
+    await typeForbiddenLine(ch, file);
     client.end();
+    await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(file)).toBe(false);
   });
 
@@ -286,11 +289,13 @@ describe('ssh through the gateway: policy', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  it('marks a line edited with cursor keys as unknown rather than guessing', async () => {
+  it('marks a line edited with cursor keys as unknown, and unknown follows onUnknown (deny by default)', async () => {
     const since = Date.now();
     const r = await ssh(gw, alice, 'alice+web-01', ['-tt', ''], { input: 'echo ab\x1b[Dc\nexit 0\n' });
-    expect(r.code).toBe(0);
+    // Changed deliberately: an unknown line was always allowed; a deny rule's onUnknown now decides, and a
+    // denied line in a terminal ends the shell.
+    expect(r.code).toBe(255);
     const events = await sessionEvents(gw.gw.store, (await endedSession(gw.gw.store, 'alice', since)).id);
-    expect(events.find((e) => e.type === 'ssh.shell.line')?.data).toMatchObject({ unknown: 'cursor keys' });
+    expect(events.find((e) => e.type === 'ssh.shell.line')).toMatchObject({ data: { unknown: 'cursor keys' }, outcome: 'denied' });
   });
 });

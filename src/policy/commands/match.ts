@@ -53,6 +53,8 @@ export interface CommandLine {
   readonly incomplete?: string;
   /** What the line does besides running commands (sets a variable, redirects to a file), for allow-lists. */
   readonly effects: readonly string[];
+  /** A shell or interpreter in it reads commands from the session's own input (`ssh host bash`). */
+  readonly readsInput?: true;
 }
 
 export interface CommandMatcher {
@@ -83,6 +85,7 @@ class Expander {
   readonly commands: string[] = [];
   readonly run: ShellCommand[] = [];
   readonly effects = new Set<string>();
+  readsInput = false;
   private readonly seen = new Set<string>();
   incomplete: string | undefined;
 
@@ -130,7 +133,8 @@ class Expander {
   }
 
   private inner(u: Unwrapped, stdinIsData: boolean, depth: number): void {
-    if ('unknown' in u) this.incomplete ??= u.unknown;
+    if ('readsInput' in u) this.readsInput = true;
+    else if ('unknown' in u) this.incomplete ??= u.unknown;
     else if ('script' in u) this.line(u.script, depth + 1);
     else this.command(u.words, stdinIsData, depth + 1);
   }
@@ -182,7 +186,7 @@ export function expandCommandLine(text: string): CommandLine {
   } catch (err) {
     ex.incomplete ??= err instanceof RangeError ? 'command line nested too deeply' : `command line could not be analysed`;
   }
-  const line = { raw: text, commands: ex.commands, run: ex.run, effects: [...ex.effects] };
+  const line = { raw: text, commands: ex.commands, run: ex.run, effects: [...ex.effects], ...(ex.readsInput ? { readsInput: true as const } : {}) };
   return ex.incomplete ? { ...line, incomplete: ex.incomplete } : line;
 }
 

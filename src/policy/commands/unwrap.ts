@@ -12,7 +12,11 @@ import type { Word } from './shell-lex.ts';
 export type Unwrapped =
   | { readonly words: readonly Word[] }
   | { readonly script: string }
-  | { readonly unknown: string };
+  | { readonly unknown: string }
+  /** A shell or interpreter reading commands from the session's own input (`ssh host bash`). */
+  | { readonly readsInput: true };
+
+const READS_INPUT: Unwrapped = { readsInput: true };
 
 interface Wrapper {
   /** Options whose value is the next word (`-u root`, `--user root`) or attached (`--user=root`). */
@@ -96,7 +100,10 @@ export function unwrapCommand(words: readonly Word[], stdinIsData: boolean): Unw
   if (name === 'find') return unwrapFind(words);
   if (name === 'trap') return words.length > 2 ? [script(words[1] as Word)] : [];
   if (name === 'alias') return words.slice(1).filter((w) => w.text.includes('=')).map((w) => script(w, w.text.slice(w.text.indexOf('=') + 1)));
-  if (name === 'bind') return words.some((w) => /^-[A-Za-z]*x/.test(w.text)) ? [{ unknown: '`bind -x` runs a command from a key' }] : [];
+  // What a key does in the line editor is what the gateway's reading of typed lines rests on.
+  if (name === 'bind' && words.length > 1) return [{ unknown: '`bind` changes what keys do in the line editor' }];
+  if (name === 'set' && words.some((w) => /^[-+]o$/.test(w.text)) && words.some((w) => /^(?:vi|emacs)$/.test(w.text))) return [{ unknown: '`set -o vi` changes what keys do in the line editor' }];
+  if (name === 'stty' && words.slice(1).some((w) => !/^(?:-a|--all|-g|--save|size|speed)$/.test(w.text))) return [{ unknown: '`stty` changes what keys do in the terminal' }];
   if (DECLARERS.has(name)) return codeAssignments(words.slice(1));
   const w = WRAPPERS[name];
   if (!w) return [];
@@ -114,7 +121,7 @@ export function unwrapCommand(words: readonly Word[], stdinIsData: boolean): Unw
       const found = scriptOption(words, i, w);
       if (found) return [found];
     }
-    return stdinIsData ? [{ unknown: `${name} runs a shell that reads commands from its input` }] : [];
+    return stdinIsData ? [{ unknown: `${name} runs a shell that reads commands from its input` }] : [READS_INPUT];
   }
   const rest = skipOptions(words, 1, w);
   if (!('index' in rest)) return [rest];
@@ -122,7 +129,7 @@ export function unwrapCommand(words: readonly Word[], stdinIsData: boolean): Unw
   while (i < words.length && ASSIGNMENT.test(words[i]?.text ?? '')) i++; // `sudo X=1 cmd`, `env X=1 cmd`
   i += w.positional ?? 0;
   if (i >= words.length) {
-    if ((name === 'sudo' || name === 'doas') && stdinIsData) return [{ unknown: `${name} runs a shell that reads commands from its input` }];
+    if (name === 'sudo' || name === 'doas') return stdinIsData ? [{ unknown: `${name} runs a shell that reads commands from its input` }] : [READS_INPUT];
     return w.argsFromInput && i === words.length ? [{ words: [{ text: 'echo', dynamic: false }, { text: '…', dynamic: true }] }] : [];
   }
   const inner = words.slice(i);
@@ -138,7 +145,9 @@ function script(word: Word, text = word.text): Unwrapped {
 
 /** Assignments to variables whose value the shell runs later (`PROMPT_COMMAND=…`, `PS1='$(…)'`). */
 export function codeAssignments(words: readonly Word[]): Unwrapped[] {
-  return words.filter((w) => CODE_VARIABLES.test(w.text)).map((w) => script(w, w.text.slice(w.text.indexOf('=') + 1)));
+  const out = words.filter((w) => CODE_VARIABLES.test(w.text)).map((w) => script(w, w.text.slice(w.text.indexOf('=') + 1)));
+  if (words.some((w) => /^INPUTRC=/.test(w.text))) out.push({ unknown: '`INPUTRC` changes what keys do in the line editor' });
+  return out;
 }
 
 /** A script option at `i` (`-c x`, `--command=x`, `-qc x`, `-cx`), or undefined. */
@@ -237,7 +246,7 @@ function unwrapShell(words: readonly Word[], stdinIsData: boolean): Unwrapped[] 
   if (sawC) return [{ unknown: '-c without a script' }];
   // No script: the shell reads commands from its input. The session's own input is checked line by line;
   // a pipe or a redirection is data the gateway does not see as lines.
-  return stdinIsData ? [{ unknown: `${words[0]?.text} reads commands from a pipe or a file` }] : [];
+  return stdinIsData ? [{ unknown: `${words[0]?.text} reads commands from a pipe or a file` }] : [READS_INPUT];
 }
 
 function unwrapInterpreter(words: readonly Word[], inline: readonly string[], stdinIsData: boolean): Unwrapped[] {
@@ -250,7 +259,7 @@ function unwrapInterpreter(words: readonly Word[], inline: readonly string[], st
     if (t === '-') break;
     if (!t.startsWith('-')) return []; // a program file, like any program
   }
-  return stdinIsData ? [{ unknown: `${name} reads its program from a pipe or a file` }] : [];
+  return stdinIsData ? [{ unknown: `${name} reads its program from a pipe or a file` }] : [READS_INPUT];
 }
 
 /** `find … -exec cmd {} ;` (and -execdir, -ok, -okdir): each inner command, `{}` unknown until it runs. */

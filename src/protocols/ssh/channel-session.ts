@@ -1,4 +1,5 @@
 import type { Client, ClientChannel, PseudoTtyInfo, PseudoTtyOptions, ServerChannel, Session } from 'ssh2';
+import { expandCommandLine } from '../../policy/commands/match.ts';
 import { flushed, pump } from './pump.ts';
 import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
@@ -119,6 +120,14 @@ export class SessionChannel {
         return this.complete();
       }
     } else if (kind === 'shell') {
+      if (this.pty && this.s.listsCommands) {
+        // Keystrokes in a terminal cannot be checked exactly; an allow-list is only as good as its exactness.
+        const message = 'this connection allows only listed commands, so an interactive terminal is refused; run them as `ssh HOST COMMAND`';
+        rec?.record('ssh.shell.start', { channel: this.id, term: this.pty.term }, { outcome: 'denied' });
+        await tell(ch, message, 126);
+        this.recordExit({ code: 126 });
+        return this.complete();
+      }
       rec?.record('ssh.shell.start', { channel: this.id, term: this.pty?.term ?? null, cols: this.pty?.cols ?? null, rows: this.pty?.rows ?? null });
     } else {
       rec?.record('ssh.subsystem', { channel: this.id, name: 'sftp' }, { outcome: 'allowed' });
@@ -137,7 +146,8 @@ export class SessionChannel {
       return;
     }
     this.target = tch;
-    this.relay(kind, ch, tch);
+    // A shell or interpreter reading the channel's input (`ssh host bash`) gets it checked line by line.
+    this.relay(kind, ch, tch, kind === 'exec' && expandCommandLine(command).readsInput === true);
   }
 
   private openTarget(client: Client, kind: Kind, command: string): Promise<ClientChannel> {
@@ -166,7 +176,7 @@ export class SessionChannel {
     });
   }
 
-  private relay(kind: Kind, c: ServerChannel, t: ClientChannel): void {
+  private relay(kind: Kind, c: ServerChannel, t: ClientChannel, inputIsCommands: boolean): void {
     const log = new StreamLog({
       rec: this.s.rec!, masker: this.s.storedMask, maskCounts: this.s.maskCounts, channel: this.id,
       // A terminal session is kept whole (it is the screen recording); other streams up to the limit.
@@ -203,9 +213,12 @@ export class SessionChannel {
       c.on('end', () => t.end());
       return;
     }
-    // Typed lines are checked in shells, and in any command run with a terminal (`ssh -t host sudo -i`).
-    if (kind === 'shell' || this.pty) {
-      const input = new ShellInput({ session: this.s, channel: this.id, client: c, target: t, log, pty: this.pty !== undefined });
+    // Typed lines are checked in shells, in any command run with a terminal (`ssh -t host sudo -i`), and
+    // in a shell reading the channel's input (`ssh host bash < script`).
+    if (kind === 'shell' || this.pty || inputIsCommands) {
+      const input = new ShellInput({
+        session: this.s, channel: this.id, client: c, target: t, log, pty: this.pty !== undefined, close: (message) => void this.abort(message),
+      });
       pump(t, c, (b) => {
         log.add('stdout', b);
         input.observeOutput(b);

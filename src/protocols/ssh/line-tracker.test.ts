@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LineTracker, type InputPiece } from './line-tracker.ts';
 
-const enters = (pieces: InputPiece[]) => pieces.flatMap((p) => (p.kind === 'enter' ? [{ line: p.line, unknown: p.unknown }] : []));
+const enters = (pieces: InputPiece[]) => pieces.flatMap((p) => (p.kind === 'enter' && !p.checkpoint ? [{ line: p.line, unknown: p.unknown }] : []));
+const checkpoints = (pieces: InputPiece[]) => pieces.flatMap((p) => (p.kind === 'enter' && p.checkpoint ? [{ line: p.line, key: p.bytes.toString('latin1') }] : []));
 
 function typed(...chunks: string[]) {
   const t = new LineTracker();
@@ -36,7 +37,7 @@ describe('LineTracker', () => {
     expect(typed('\x1bOD\r').enters[0]).toMatchObject({ unknown: 'cursor keys' });
     expect(typed('rm -r\t\r').enters[0]).toMatchObject({ unknown: 'tab completion' });
     expect(typed('ls\x01rm \r').enters[0]).toMatchObject({ unknown: 'line editing keys' });
-    expect(typed('ls\x1bb\r').enters[0]).toMatchObject({ unknown: 'Alt-key editing' });
+    expect(typed('ls\x1bb\r').enters[0]).toMatchObject({ unknown: 'a key that can run or change the line' });
     // …and the next line starts known again.
     expect(typed('\x1b[A\rls\r').enters[1]).toEqual({ line: 'ls', unknown: undefined });
   });
@@ -60,6 +61,27 @@ describe('LineTracker', () => {
       const pieces = [...t.push(bytes.subarray(0, i)), ...t.push(bytes.subarray(i))];
       expect(enters(pieces)).toEqual(whole);
     }
+  });
+
+  it('reports keys that can run a line without Enter as checkpoints, before they pass', () => {
+    // ^O operate-and-get-next, ^X (^X^E edit-and-execute), Alt/Esc keys (vi command mode), a malformed sequence.
+    for (const key of ['\x0f', '\x18', '\x1bv', '\x1b\x0a', '\x1d', '\x1b[2\x01']) {
+      const { pieces } = typed(`touch /tmp/x${key}`);
+      expect(checkpoints(pieces)).toEqual([{ line: 'touch /tmp/x', key: key.slice(-1) }]);
+      const before = pieces.findIndex((p) => p.kind === 'enter');
+      expect(Buffer.concat(pieces.slice(0, before).map((p) => p.bytes)).toString('latin1')).toBe(`touch /tmp/x${key.slice(0, -1)}`);
+    }
+  });
+
+  it('keeps text abandoned by ^C for the next line (the editor keeps it if intr is not ^C)', () => {
+    const { pieces } = typed('touch /tmp/mar\x03ker\r');
+    expect(pieces.find((p) => p.kind === 'enter')).toMatchObject({ line: 'ker', abandoned: 'touch /tmp/mar' });
+  });
+
+  it('takes pasted control characters as unknown, not as editing, and shows the keys', () => {
+    const { pieces } = typed('\x1b[200~rm -rf /\x15echo hi\x1b[201~\r');
+    expect(pieces.find((p) => p.kind === 'enter')).toMatchObject({ unknown: 'control characters in pasted text', keys: '\\e[200~rm -rf /^Uecho hi\\e[201~\\r' });
+    expect(typed('echo \u202ehi\r').enters[0]).toMatchObject({ unknown: 'invisible or reordering characters' });
   });
 
   it('exposes the line in progress', () => {

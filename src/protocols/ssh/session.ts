@@ -175,12 +175,12 @@ export class SshSession {
    * The policy's decision for one command, failing closed while the recording store is unhealthy.
    * Denials are recorded here; reviews are resolved with `review`.
    */
-  decide(kind: SshCommandKind, text: string): Decision {
+  decide(kind: SshCommandKind, text: string, unknown?: string): Decision {
     let d: Decision;
     if (this.rec && !this.rec.healthy) {
       d = { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so commands are refused until it recovers' };
     } else {
-      d = this.policy.decide({ protocol: 'ssh', kind, text }, this.o.identity);
+      d = this.policy.decide({ protocol: 'ssh', kind, text, ...(unknown ? { unknown } : {}) }, this.o.identity);
     }
     if (d.action === 'deny') this.recordDenial(kind, text, d.rule, d.reason);
     return d;
@@ -227,6 +227,11 @@ export class SshSession {
     if (d.action === 'deny') return { ok: false, reason: d.reason };
     const r = await this.review(kind, text, d);
     return r.approved ? { ok: true, outcome: 'reviewed' } : { ok: false, reason: r.reason };
+  }
+
+  /** Whether an allow-list of commands holds this session's identity. */
+  get listsCommands(): boolean {
+    return this.policy.listsCommands(this.o.identity);
   }
 
   mask(text: string): string {

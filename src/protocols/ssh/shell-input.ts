@@ -1,17 +1,21 @@
+import { createHash } from 'node:crypto';
 import type { ClientChannel, ServerChannel } from 'ssh2';
+import { visibleKeys } from '../../core/visible.ts';
+import type { Decision } from '../../policy/types.ts';
 import { LineTracker, type InputPiece } from './line-tracker.ts';
-import type { SshSession } from './session.ts';
 import { HoldableWriter } from './pump.ts';
+import { ScriptLines, type ScriptPiece } from './script-lines.ts';
+import type { SshSession } from './session.ts';
 import type { StreamLog } from './stream-log.ts';
 
 type Enter = Extract<InputPiece, { kind: 'enter' }>;
+type Piece = InputPiece | ScriptPiece | { readonly kind: 'eof' };
 
-/** The prompt before a line that the terminal does not echo: what is typed is a secret, not a command. */
+/** The prompt before a line the terminal may not echo: its keystrokes are not stored (the line is still checked). */
 const SECRET_PROMPT = /(pass(word|phrase|code)|\bpin\b|token|secret)[^\n:]*:\s*$/i;
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Za-z0-9]|\x1b[=>]/g;
 const ALT_ON = [Buffer.from('\x1b[?1049h'), Buffer.from('\x1b[?1047h'), Buffer.from('\x1b[?47h')];
 const ALT_OFF = [Buffer.from('\x1b[?1049l'), Buffer.from('\x1b[?1047l'), Buffer.from('\x1b[?47l')];
-const MAX_HELD_LINE = 64 * 1024;
 
 export interface ShellInputOptions {
   readonly session: SshSession;
@@ -21,25 +25,43 @@ export interface ShellInputOptions {
   readonly log: StreamLog;
   /** With a PTY the remote line editor has the keystrokes as they are typed; without one, lines are held. */
   readonly pty: boolean;
+  /** Ends the channel, telling the client why: in a terminal, the only answer to a denied line that is safe. */
+  readonly close: (message: string) => void;
+}
+
+interface Line {
+  readonly text: string;
+  readonly unknown?: string;
+  /** The keystrokes, control characters visible: what a reviewer is shown when the text is unknown. */
+  readonly keys: string;
+  readonly abandoned?: string;
 }
 
 /**
- * Keystrokes of an interactive shell, checked line by line at Enter (kind `shell-line`), best effort.
+ * Input of an interactive shell, checked line by line (kind `shell-line`).
  *
- * With a PTY every key goes to the target as typed (the remote shell echoes and edits); at Enter the
- * line reconstructed from the keys is checked, and a denied line gets Ctrl-C instead of the Enter, so
- * the shell discards it, plus the reason on the terminal. Without a PTY (a script piped into `ssh -T`)
- * each line is held until its newline and a denied line is dropped, with the reason on stderr.
- * Lines typed at a password prompt or inside a full-screen program are neither checked nor stored.
+ * With a PTY, keys go to the target as typed (the remote editor echoes and edits them), except a key that
+ * can run the line (Enter, or a checkpoint key: see line-tracker.ts): it passes only once the line has
+ * been allowed, and everything typed after it waits meanwhile. A denied line is still in the remote
+ * editor, and no key sequence is sure to clear it (`stty`, `bind` change them), so the gateway ends the
+ * shell instead: the line's Enter never reaches it.
+ *
+ * Without a PTY (a script piped into `ssh -T`, or `ssh host bash`), each line is held until its newline
+ * and decided; only allowed lines are passed on, so a denied one never reaches the shell.
+ *
+ * Lines typed at a password-like prompt are checked like any other; their keystrokes are not stored and
+ * the line event keeps a salted SHA-256 digest instead of the text (the terminal's echo, when it echoes,
+ * is in the output recording). Lines typed in a full-screen program (alternate screen) are unknown.
  */
 export class ShellInput {
   private readonly tracker = new LineTracker();
+  private readonly script = new ScriptLines();
   private holding = false;
+  private closed = false;
   private readonly out: HoldableWriter;
-  private ending = false;
-  private queue: InputPiece[] = [];
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  private queue: Piece[] = [];
+  /** Without a PTY: whether the rest of an over-long line may pass. */
+  private overlong: boolean | undefined;
   private lineStarted = false;
   private secret = false;
   private altScreen = false;
@@ -52,7 +74,11 @@ export class ShellInput {
   start(): void {
     this.o.client.on('data', (chunk: Buffer) => this.push(chunk));
     this.o.client.on('end', () => {
-      this.ending = true;
+      if (!this.o.pty) {
+        const last = this.script.end();
+        if (last) this.queue.push(last);
+      }
+      this.queue.push({ kind: 'eof' });
       this.drain();
     });
   }
@@ -66,59 +92,65 @@ export class ShellInput {
   }
 
   private push(chunk: Buffer): void {
-    for (const piece of this.tracker.push(chunk)) this.queue.push(piece);
+    if (this.closed) return;
+    this.queue.push(...(this.o.pty ? this.tracker.push(chunk) : this.script.push(chunk)));
     this.drain();
   }
 
   private drain(): void {
-    while (!this.holding && this.queue.length) {
-      const piece = this.queue.shift()!;
-      if (piece.kind === 'data') this.data(piece.bytes);
-      else this.enter(piece);
+    while (!this.holding && !this.closed && this.queue.length) {
+      const piece = this.queue.shift() as Piece;
+      if (piece.kind === 'eof') {
+        this.o.target.end();
+      } else if (piece.kind === 'data') {
+        this.startLine();
+        this.o.log.add('stdin', piece.bytes, this.secret);
+        this.out.write(piece.bytes);
+      } else if (piece.kind === 'more') {
+        this.o.log.add('stdin', piece.bytes, this.secret);
+        if (this.overlong) this.out.write(piece.bytes);
+        if (piece.end) this.overlong = undefined;
+      } else if (piece.kind === 'line') {
+        this.startLine();
+        this.o.log.add('stdin', piece.bytes, this.secret);
+        this.check({ text: piece.text, keys: visibleKeys(piece.text), ...(piece.unknown ? { unknown: piece.unknown } : {}) }, piece.bytes, piece.partial === true);
+      } else {
+        this.startLine();
+        this.o.log.add('stdin', piece.bytes, this.secret);
+        this.check(piece.abandoned ? { text: piece.line, keys: piece.keys, unknown: piece.unknown, abandoned: piece.abandoned } : { text: piece.line, keys: piece.keys, unknown: piece.unknown }, piece.bytes, piece.checkpoint === true);
+      }
     }
-    if (this.holding || !this.ending) return;
-    this.ending = false;
-    if (!this.o.pty && this.heldBytes > 0) {
-      // A last line without a newline.
-      const { line, unknown } = this.tracker.current;
-      this.queue.push({ kind: 'enter', bytes: Buffer.alloc(0), line, ...(unknown ? { unknown } : {}) });
-      this.ending = true;
-      return this.drain();
-    }
-    this.o.target.end();
   }
 
-  private data(bytes: Buffer): void {
-    if (!this.lineStarted) {
-      this.lineStarted = true;
-      this.secret = SECRET_PROMPT.test(this.tail.replace(ANSI, ''));
-    }
-    this.o.log.add('stdin', bytes, this.secret);
-    if (this.o.pty) return this.out.write(bytes);
-    this.held.push(bytes);
-    this.heldBytes += bytes.length;
-    if (this.heldBytes > MAX_HELD_LINE) this.release(Buffer.alloc(0));
+  private startLine(): void {
+    if (this.lineStarted) return;
+    this.lineStarted = true;
+    this.secret = SECRET_PROMPT.test(this.tail.replace(ANSI, ''));
   }
 
-  private enter(p: Enter): void {
+  /** Decides a line; `bytes` (the Enter or checkpoint key, or without a PTY the whole line) pass only if it is allowed. */
+  private check(line: Line, bytes: Buffer, goesOn: boolean): void {
     const secret = this.secret;
-    this.lineStarted = false;
-    this.secret = false;
-    this.o.log.add('stdin', p.bytes, secret);
-    if (secret || this.altScreen || (!p.unknown && p.line.trim() === '')) return this.release(p.bytes);
-    const s = this.o.session;
-    const masked = s.mask(p.line);
-    const record = (outcome: string) =>
-      s.rec?.record('ssh.shell.line', { channel: this.o.channel, line: masked, ...(p.unknown ? { unknown: p.unknown } : {}) }, { searchText: masked, outcome });
-    if (p.unknown) {
-      // Edited with cursor keys or completion: the real line cannot be known from keystrokes.
-      record('allowed');
-      return this.release(p.bytes);
+    if (!goesOn) {
+      this.lineStarted = false;
+      this.secret = false;
     }
-    const d = s.decide('shell-line', p.line);
+    const unknown = line.unknown ?? (this.o.pty && this.altScreen && line.keys.length > 1 ? 'typed in a full-screen program' : undefined);
+    if (!unknown && line.text.trim() === '' && !line.abandoned) return this.pass(bytes, goesOn);
+    const s = this.o.session;
+    const shown = unknown ? line.keys : line.text;
+    const record = (outcome: string) => {
+      const data: Record<string, unknown> = { channel: this.o.channel };
+      if (secret) Object.assign(data, { hidden: true, digest: digest(s.rec?.id ?? '', line.text) });
+      else data.line = s.mask(line.text);
+      if (unknown) Object.assign(data, { unknown, ...(secret ? {} : { keys: s.mask(line.keys) }) });
+      if (goesOn) data.checkpoint = true;
+      s.rec?.record('ssh.shell.line', data, { searchText: secret ? '' : s.mask(shown), outcome });
+    };
+    const d = this.decide(line, unknown);
     if (d.action === 'allow') {
-      record('allowed');
-      return this.release(p.bytes);
+      if (!goesOn || unknown) record('allowed');
+      return this.pass(bytes, goesOn);
     }
     if (d.action === 'deny') {
       record('denied');
@@ -126,37 +158,50 @@ export class ShellInput {
     }
     this.holding = true;
     this.o.client.pause();
-    void s.review('shell-line', p.line, d).then((r) => {
+    void s.review('shell-line', shown, d).then((r) => {
+      if (this.closed) return;
       record(r.approved ? 'reviewed' : 'denied');
-      if (r.approved) this.release(p.bytes);
-      else this.refuse(r.reason);
       this.holding = false;
-      if (!this.out.blocked) this.o.client.resume();
+      if (r.approved) this.pass(bytes, goesOn);
+      else this.refuse(r.reason);
+      if (!this.out.blocked && !this.closed) this.o.client.resume();
       this.drain();
     });
   }
 
-  /** Lets the line run: the Enter (and, without a PTY, the held line) goes to the target. */
-  private release(enter: Buffer): void {
-    if (!this.o.pty && this.held.length) {
-      this.out.write(Buffer.concat([...this.held, enter]));
-      this.held = [];
-      this.heldBytes = 0;
-      return;
+  /**
+   * The decision for a line; with text abandoned by a ^C that may still be in the editor (`stty intr undef`),
+   * the text both ways. A denial is recorded by the session.
+   */
+  private decide(line: Line, unknown: string | undefined): Decision {
+    const s = this.o.session;
+    if (line.abandoned) {
+      const joined = s.decide('shell-line', line.abandoned + line.text);
+      if (joined.action !== 'allow') return joined;
     }
-    if (enter.length) this.out.write(enter);
+    return s.decide('shell-line', line.text, unknown);
+  }
+
+  private pass(bytes: Buffer, goesOn: boolean): void {
+    if (!this.o.pty && goesOn) this.overlong = true;
+    if (bytes.length) this.out.write(bytes);
   }
 
   private refuse(reason: string): void {
-    if (this.o.pty) {
-      this.out.write(Buffer.from([0x03]));
-      this.o.client.write(`\r\nAirlock: ${reason}\r\n`);
-    } else {
-      this.held = [];
-      this.heldBytes = 0;
+    if (!this.o.pty) {
+      this.overlong = false;
       this.o.client.stderr.write(`Airlock: ${reason}\n`);
+      return;
     }
+    // The line is in the remote editor; only ending the shell keeps it from ever running.
+    this.closed = true;
+    this.queue = [];
+    this.o.session.rec?.record('ssh.shell.closed', { channel: this.o.channel, reason: 'a line was denied while in the remote line editor' }, { outcome: 'denied' });
+    this.o.close(`${reason}\r\nAirlock: the shell is closed, so the denied line never runs`);
   }
+}
 
-
+/** A digest of a line typed at a password-like prompt, salted with the session id (so equal secrets differ across sessions). */
+function digest(salt: string, text: string): string {
+  return `sha256:${createHash('sha256').update(salt).update('\0').update(text).digest('hex')}`;
 }
