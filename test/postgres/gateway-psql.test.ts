@@ -118,6 +118,26 @@ describe('psql through the gateway', () => {
     expect((await psql(t("pg-no-set options='-c work_mem=64MB'"), ['-At', '-c', 'select 1'])).stderr).toContain('startup setting work_mem refused');
   });
 
+  it('reads options as the server does (getopt): bundled and short switches are settings too, unknown ones are refused', async () => {
+    await pg.sql('DO $$ BEGIN CREATE ROLE boss; EXCEPTION WHEN duplicate_object THEN NULL; END $$');
+    const token = await gw.token('alice', ['dba']);
+    const t = (database: string) => ({ port: gw.pgPort, user: 'alice', password: token, database });
+    // Without the gateway's reading, -ec is not -c: PostgreSQL takes `-e` then `-c role=boss`.
+    const direct = await psql(t("pg-main options='-ec role=boss'"), ['-At', '-c', 'select current_user']);
+    expect(direct.stdout.trim()).toBe('boss');
+    const bundled = await psql(t("pg-guarded options='-ec role=boss'"), ['-At', '-c', 'select current_user']);
+    expect(bundled.code).not.toBe(0);
+    expect(bundled.stderr).toContain('Airlock: startup setting role refused');
+    for (const options of ['-P', '-S 64MB', '-Pcwork_mem=1MB']) {
+      const r = await psql(t(`pg-no-set options='${options}'`), ['-At', '-c', 'select 1']);
+      expect(r.stderr, options).toMatch(/Airlock: startup setting (ignore_system_indexes|work_mem) refused/);
+    }
+    for (const options of ['-d 5', '-b', '-Z']) {
+      const r = await psql(t(`pg-main options='${options}'`), ['-At', '-c', 'select 1']);
+      expect(r.stderr, options).toContain('Airlock: startup options refused');
+    }
+  });
+
   it('refuses replication connections (physical and logical) before asking for a token', async () => {
     const token = await gw.token('alice', ['dba']);
     for (const mode of ['database', 'true']) {

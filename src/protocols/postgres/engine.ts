@@ -18,6 +18,7 @@ import { fatalFor } from './errors.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 import { PgSession } from './session.ts';
 import { settingStatement, startupSettings } from './startup-settings.ts';
+import { StartupOptionError } from './startup-options.ts';
 import { SUPERUSER_WARNING, superuserRefusal } from './superuser.ts';
 import { TargetStartupError, connectTarget, type TargetSession } from './target.ts';
 
@@ -141,16 +142,26 @@ export class PostgresEngine implements ProtocolEngine {
    */
   private refuseStartupSetting(socket: Socket, params: ReadonlyMap<string, string>, identity: Identity, connectionName: string, rec: SessionRecorder): boolean {
     const { policy, storedMasker } = this.ctx.policies.get(connectionName);
-    for (const setting of startupSettings(params)) {
+    const refuse = (text: string, what: string, rule: string, reason: string): true => {
+      const masked = storedMasker(randomBytes(32)).maskText(text);
+      rec.record('policy.deny', { text: masked, rule, reason, startup: true }, { searchText: masked, outcome: 'denied' });
+      void rec.end('startup_setting_denied').catch(() => {});
+      socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: ${what} refused: ${reason}`, detail: `rule: ${rule}` }));
+      return true;
+    };
+    let settings;
+    try {
+      settings = startupSettings(params);
+    } catch (err) {
+      if (!(err instanceof StartupOptionError)) throw err;
+      return refuse(`options=${params.get('options') ?? ''}`, 'startup options', 'startup-options', err.message);
+    }
+    for (const setting of settings) {
       const text = settingStatement(setting);
       const d = policy.decide({ protocol: 'postgres', kind: 'query', text }, identity);
       if (d.action === 'allow') continue;
       const reason = d.action === 'deny' ? d.reason : `${d.reason}; a startup setting cannot wait for a review: SET it once connected`;
-      const masked = storedMasker(randomBytes(32)).maskText(text);
-      rec.record('policy.deny', { text: masked, rule: d.rule, reason, startup: true }, { searchText: masked, outcome: 'denied' });
-      void rec.end('startup_setting_denied').catch(() => {});
-      socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: startup setting ${setting.name} refused: ${reason}`, detail: `rule: ${d.rule}` }));
-      return true;
+      return refuse(text, `startup setting ${setting.name}`, d.rule, reason);
     }
     return false;
   }

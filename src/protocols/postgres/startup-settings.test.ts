@@ -1,17 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { optionSettings, settingStatement, startupSettings } from './startup-settings.ts';
+import { settingStatement, startupSettings } from './startup-settings.ts';
+import { StartupOptionError, optionSettings } from './startup-options.ts';
 
 describe('startup settings', () => {
   it('reads -c, -cname and --name forms from options, with backslash escapes, as the server splits them', () => {
-    expect(optionSettings('-c role=boss  -csearch_path=app --statement-timeout=5s -c app.note=a\\ b -e')).toEqual([
+    expect(optionSettings('-c role=boss  -csearch_path=app --statement-timeout=5s -c app.note=a\\ b')).toEqual([
       { name: 'role', value: 'boss' },
       { name: 'search_path', value: 'app' },
       { name: 'statement_timeout', value: '5s' },
       { name: 'app.note', value: 'a b' },
     ]);
-    expect(optionSettings('-c')).toEqual([]);
-    expect(optionSettings('-c =x --=y')).toEqual([]);
   });
+
+  it('reads switches as getopt does: bundled, with the argument in the same word or the next', () => {
+    expect(optionSettings('-ec role=x')).toEqual([{ name: 'datestyle', value: 'euro' }, { name: 'role', value: 'x' }]);
+    expect(optionSettings('-Pcrole=x')).toEqual([{ name: 'ignore_system_indexes', value: 'true' }, { name: 'role', value: 'x' }]);
+    expect(optionSettings('-S 1GB -W5 -fs -tpa -B 8MB')).toEqual([
+      { name: 'work_mem', value: '1GB' }, { name: 'post_auth_delay', value: '5' }, { name: 'enable_seqscan', value: 'false' },
+      { name: 'log_parser_stats', value: 'true' }, { name: 'shared_buffers', value: '8MB' },
+    ]);
+    expect(optionSettings('-c\\ role=x')).toEqual([{ name: ' role', value: 'x' }]);
+    // Only C isspace() separates words: a no-break space is part of the word, as on the server.
+    expect(optionSettings('-c\u00a0role=x')).toEqual([{ name: '\u00a0role', value: 'x' }]);
+  });
+
+  it.each(['-c', '-c =x', '--=y', '-c role', '-x', '-d 5', '-b', '-E', '-r /tmp/out', '-v 2', 'role=x', '-', '-- -c role=x', '-f z', '-t zz', '-Pe -Z'])(
+    'refuses %j, which it does not decide', (options) => {
+      expect(() => optionSettings(options)).toThrow(StartupOptionError);
+    },
+  );
 
   it('takes every other parameter as a setting, but not the wire-format ones drivers always send', () => {
     const params = new Map([
