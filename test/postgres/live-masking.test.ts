@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { psql } from '../harness/clients.ts';
@@ -188,5 +190,31 @@ describe('text outside rows', () => {
     expectNoSecret(frames);
     expect(frames.some((f) => /\[(EMAIL|CREDIT_CARD|SSN)/.test(f.bytes.toString('latin1')))).toBe(true);
     c.end();
+  });
+});
+
+describe('what is stored', () => {
+  it('binary results and parameters are stored decoded and masked, never as raw bytes', async () => {
+    const c = await RawPgClient.login(gw.pgPort, 'alice', 'app', await gw.token('alice', ['dba']));
+    const sql = 'SELECT email, email::bytea, card::int8, array_agg(email) OVER (), $1::text FROM customers WHERE id = 1';
+    const frames = await exchange(c, Buffer.concat([encodeParse('', sql), encodeBind('', '', [Buffer.from(SSN)], [1]), encodeDescribe('P', ''), encodeExecute('', 0), encodeSync()]));
+    expect(Buffer.concat(frames.map((f) => f.bytes)).includes(Buffer.from(EMAIL))).toBe(true); // this identity sees real data
+    // Once more without a Describe, after a statement of other columns was described under the same name.
+    await exchange(c, Buffer.concat([encodeParse('', 'SELECT 1 AS one'), encodeDescribe('S', ''), encodeSync()]));
+    await exchange(c, Buffer.concat([encodeParse('', sql), encodeBind('', '', [Buffer.from(SSN)], [1]), encodeExecute('', 0), encodeSync()]));
+    c.end();
+    await c.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    await gw.gw.recorder.flush();
+    (gw.gw.store as unknown as { db: { pragma(s: string): unknown } }).db.pragma('wal_checkpoint(TRUNCATE)');
+    const bytes = Buffer.concat(readdirSync(gw.dataDir).filter((f) => f.startsWith('airlock.db')).map((f) => readFileSync(join(gw.dataDir, f))));
+    for (const s of [EMAIL, CARD, SSN]) {
+      expect(bytes.includes(Buffer.from(s)), s).toBe(false);
+      expect(bytes.includes(Buffer.from(Buffer.from(s).toString('hex'))), `hex of ${s}`).toBe(false);
+    }
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(BigInt(CARD));
+    expect(bytes.includes(Buffer.from(int8.toString('hex'))), 'hex of the card as int8').toBe(false);
+    expect(bytes.includes(Buffer.from('[CREDIT_CARD]'))).toBe(true);
   });
 });

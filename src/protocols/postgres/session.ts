@@ -14,7 +14,7 @@ import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParseByte
 import { ClientEncoding, preview } from './client-encoding.ts';
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
 import { statementError } from './errors.ts';
-import { StatementLog, valueText } from './statement-log.ts';
+import { formatOf, StatementLog, valueText } from './statement-log.ts';
 import { JoinedWrites } from './joined-writes.ts';
 import { LiveMask, LiveMaskRefusal } from './live-mask.ts';
 import { AckGate } from './ack-gate.ts';
@@ -72,7 +72,7 @@ export class PgSession {
   /** Every write to the client goes through it: acknowledgements wait until they are recorded. */
   private readonly toClientGate: AckGate;
   private readonly prepared = new PreparedStatements();
-  private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[] }>();
+  private readonly portals = new Map<string, { text: string; statement: string; params: (string | null)[]; formats: number[] }>();
   private readonly syncs: SyncEntry[] = [];
   private readonly maskCounts: Record<string, number> = {};
   /** Denials whose failing Execute is on its way to the target: portal name → the error the client gets instead. */
@@ -243,15 +243,15 @@ export class PgSession {
         }
         const refusal = this.live?.bind(b);
         if (refusal) return this.denyExtended(statementError('0A000', `Airlock: ${refusal}`), { text, rule: 'live-mask', reason: refusal });
-        const params = b.params.map((p, i) => valueText(p, b.paramFormats.length === 1 ? b.paramFormats[0] : (b.paramFormats[i] ?? 0)));
-        this.portals.set(b.portal, { text, statement: b.statement, params });
+        const params = b.params.map((p, i) => valueText(p, formatOf(b.paramFormats, i)));
+        this.portals.set(b.portal, { text, statement: b.statement, params, formats: b.resultFormats });
         return this.toTarget(f.bytes);
       }
       case FrontendCode.Execute: {
         const e = decodeExecute(f.body);
         this.executedSinceSync = true;
         const portal = this.portals.get(e.portal);
-        this.statements.begin(portal?.text ?? '', portal?.params, 'extended', portal?.statement ?? '');
+        this.statements.begin(portal?.text ?? '', portal?.params, 'extended', portal?.statement ?? '', portal?.formats);
         const describe = this.live?.execute(e.portal);
         if (describe) this.toTarget(describe);
         return this.toTarget(f.bytes);
@@ -359,6 +359,7 @@ export class PgSession {
 
   private forwardParse(p: { name: string; text: string }, bytes: Buffer): void {
     this.prepared.parseSent(p.name, p.text);
+    this.statements.forgetStatement(p.name);
     this.toTarget(bytes);
   }
 

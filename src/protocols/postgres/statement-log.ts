@@ -4,6 +4,7 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
 import { FRAME_HEADER, type Frame } from './codec/frame-reader.ts';
+import { binaryValueText } from './codec/binary-values.ts';
 
 interface Execution {
   readonly querySeq: number;
@@ -13,6 +14,8 @@ interface Execution {
   /** The Query or Sync that ends it: the target answers each with one ReadyForQuery. */
   readonly batch: number;
   columns: FieldDescription[] | undefined;
+  /** Result format codes from the Bind (extended protocol): they, not a Describe of the statement, say which values are binary. */
+  readonly formats: readonly number[] | undefined;
   rows: number;
   sample: (string | null)[][];
   sampleBytes: number;
@@ -21,10 +24,15 @@ interface Execution {
   results: number;
 }
 
-/** Renders one wire value as text for the record: text format as is, binary as a short marker. */
-export function valueText(value: Buffer | null, format: number): string | null {
+/** Renders one wire value as text for the record (masked after): text format as is, binary decoded or by size (see binaryValueText). */
+export function valueText(value: Buffer | null, format: number, typeOid?: number): string | null {
   if (value === null) return null;
-  return format === 0 ? value.toString('utf8') : `\\x${value.subarray(0, 64).toString('hex')}${value.length > 64 ? '…' : ''}`;
+  return format === 0 ? value.toString('utf8') : binaryValueText(value, typeOid);
+}
+
+/** The format code of column `i` under a Bind's result format codes (none: all text; one: all alike). */
+export function formatOf(formats: readonly number[], i: number): number {
+  return formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : (formats[i] ?? 0);
 }
 
 /**
@@ -66,7 +74,7 @@ export class StatementLog {
     return hit.masked;
   }
 
-  begin(text: string, params: readonly (string | null)[] | undefined, mode: 'simple' | 'extended', statement?: string): void {
+  begin(text: string, params: readonly (string | null)[] | undefined, mode: 'simple' | 'extended', statement?: string, formats?: readonly number[]): void {
     const masked = this.maskStatement(text);
     // Keys in sorted order: the recorder's canonical JSON then takes its fast path.
     const data: Record<string, unknown> = { mode };
@@ -75,9 +83,14 @@ export class StatementLog {
     data.text = masked;
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
-      querySeq, mode, statement, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined,
+      querySeq, mode, statement, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined, formats,
       rows: 0, sample: [], sampleBytes: 0, truncated: false, copyBytes: 0, results: 0,
     });
+  }
+
+  /** A Parse replaces the statement of that name: a description of the old one no longer applies. */
+  forgetStatement(name: string): void {
+    this.statementColumns.delete(name);
   }
 
   /** RowDescription: describes the head statement's rows (or a Describe with nothing executing). */
@@ -115,9 +128,10 @@ export class StatementLog {
     }
     const values = decodeDataRow(frame.body);
     const cols = head.columns;
+    const formats = head.formats;
     head.sample.push(
       values.map((v, i) => {
-        const text = valueText(v, cols?.[i]?.format ?? 0);
+        const text = valueText(v, formats ? formatOf(formats, i) : (cols?.[i]?.format ?? 0), cols?.[i]?.typeOid);
         return text === null ? null : this.mask.maskValue(cols?.[i]?.name ?? '', text, this.counts);
       }),
     );
