@@ -561,7 +561,7 @@ export class PgSession {
       }
       case BackendCode.NotificationResponse: {
         const n = decodeNotification(f.body);
-        this.rec.record('db.notification', { channel: n.channel, payload: this.o.storedMask.maskText(n.payload, this.maskCounts) });
+        this.rec.record('db.notification', { channel: this.o.storedMask.maskText(n.channel, this.maskCounts), payload: this.o.storedMask.maskText(n.payload, this.maskCounts) });
         return f.bytes;
       }
       case BackendCode.ParameterStatus: {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
-import { decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
+import { dataRowColumnCount, decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
 import { FRAME_HEADER, type Frame } from './codec/frame-reader.ts';
 import { binaryValueText } from './codec/binary-values.ts';
 
@@ -20,6 +20,8 @@ interface Execution {
   sample: (string | null)[][];
   sampleBytes: number;
   truncated: boolean;
+  /** Rows came with no description the log knows (an Execute never described): column rules cannot apply, so no sample is kept. */
+  undescribed: boolean;
   copyBytes: number;
   results: number;
 }
@@ -84,7 +86,7 @@ export class StatementLog {
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
       querySeq, mode, statement, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined, formats,
-      rows: 0, sample: [], sampleBytes: 0, truncated: false, copyBytes: 0, results: 0,
+      rows: 0, sample: [], sampleBytes: 0, truncated: false, undescribed: false, copyBytes: 0, results: 0,
     });
   }
 
@@ -122,17 +124,21 @@ export class StatementLog {
     head.rows++;
     if (head.truncated) return;
     const bodyLength = frame.bytes.length - FRAME_HEADER;
+    const cols = head.columns;
+    if (cols === undefined || cols.length !== dataRowColumnCount(frame.body)) {
+      head.truncated = head.undescribed = true;
+      return;
+    }
     if (head.sample.length >= this.limits.maxRows || head.sampleBytes + bodyLength > this.limits.maxBytes) {
       head.truncated = true;
       return;
     }
     const values = decodeDataRow(frame.body);
-    const cols = head.columns;
     const formats = head.formats;
     head.sample.push(
       values.map((v, i) => {
-        const text = valueText(v, formats ? formatOf(formats, i) : (cols?.[i]?.format ?? 0), cols?.[i]?.typeOid);
-        return text === null ? null : this.mask.maskValue(cols?.[i]?.name ?? '', text, this.counts);
+        const text = valueText(v, formats ? formatOf(formats, i) : cols[i].format, cols[i].typeOid);
+        return text === null ? null : this.mask.maskValue(cols[i].name, text, this.counts);
       }),
     );
     head.sampleBytes += bodyLength;
@@ -193,7 +199,7 @@ export class StatementLog {
     e.results++;
     // Keys in sorted order (see begin()).
     const data: Record<string, unknown> = {};
-    if (e.columns) data.columns = e.columns.map((c) => c.name);
+    if (e.columns) data.columns = e.columns.map((c) => this.mask.maskText(c.name, this.counts)); // a query can name a column after a value
     if (e.copyBytes) data.copyBytes = e.copyBytes;
     data.durationMs = round(performance.now() - e.startedAt);
     data.query = e.querySeq;
@@ -201,11 +207,12 @@ export class StatementLog {
     if (e.sample.length) data.sample = e.sample;
     data.tag = r.tag;
     if (e.truncated) data.truncated = true;
+    if (e.undescribed) data.undescribed = true;
     this.rec.record('db.result', data);
     e.rows = 0;
     e.sample = [];
     e.sampleBytes = 0;
-    e.truncated = false;
+    e.truncated = e.undescribed = false;
     e.copyBytes = 0;
   }
 }
