@@ -38,6 +38,15 @@ describe('rules name effects, not syntax', () => {
     [['drop_table'], 'ALTER TABLE payments SET SCHEMA attic'],
     [['drop'], 'ALTER TABLE payments DROP COLUMN card'],
     [['grant'], 'ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC'],
+    [['grant'], 'ALTER ROLE alice SUPERUSER'],
+    [['grant'], 'CREATE ROLE mallory LOGIN IN ROLE admin'],
+    [['grant'], 'ALTER TABLE payments OWNER TO alice'],
+    [['grant'], 'ALTER FUNCTION f() OWNER TO alice'],
+    [['grant'], 'REASSIGN OWNED BY admin TO alice'],
+    [['set'], "ALTER ROLE alice SET role = 'admin'"],
+    [['set'], "ALTER DATABASE app SET search_path = evil"],
+    [['set'], "ALTER SYSTEM SET shared_preload_libraries = 'x'"],
+    [['delete_without_where'], 'TRUNCATE t'],
     [['file_write'], "COPY (SELECT 1) TO '/var/lib/postgresql/data/postgresql.auto.conf'"],
     [['file_read'], "COPY t FROM '/etc/passwd'"],
     [['file_read'], "SELECT pg_read_file('postgresql.conf')"],
@@ -53,6 +62,12 @@ describe('rules name effects, not syntax', () => {
       const d = decide(compile({ deny: [{ name: 'r', statements: [name], onUnknown: 'allow' }] }), sql);
       expect(d.action, `${name}: ${sql}`).toBe('deny');
     }
+  });
+
+  it('role changes that take privileges away are not grants', () => {
+    const pol = compile({ deny: [{ name: 'r', statements: ['grant'] }] });
+    expect(decide(pol, 'ALTER ROLE alice NOSUPERUSER NOCREATEDB').action).toBe('allow');
+    expect(decide(pol, 'CREATE ROLE reader LOGIN').action).toBe('allow');
   });
 
   it('upserts of literal rows are not updates without WHERE', () => {

@@ -9,7 +9,7 @@
  * (ALTER COLUMN … TYPE … USING).
  */
 import type { StatementKind } from './kinds.ts';
-import { obj, relationName, type Node } from './tree.ts';
+import { defElems, obj, relationName, type Node } from './tree.ts';
 
 /** Effects of server functions and of some statements, named in rules like statement kinds. */
 export const EFFECT_NAMES = ['file_read', 'file_write', 'large_object', 'remote', 'server_admin'] as const;
@@ -31,6 +31,10 @@ export const EFFECT_LABELS: Readonly<Record<EffectName, string>> = {
 };
 
 const RELATION_RENAMES = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE']);
+/** Role attributes and memberships that give privileges (CREATE/ALTER ROLE … SUPERUSER, IN ROLE, ROLE, ADMIN). */
+const PRIVILEGED_ROLE_OPTIONS = new Set(['superuser', 'createrole', 'createdb', 'replication', 'bypassrls', 'addroleto', 'rolemembers', 'adminmembers']);
+/** Settings for later sessions or the whole server. */
+const LASTING_SETTINGS = new Set(['AlterRoleSetStmt', 'AlterDatabaseSetStmt', 'AlterSystemStmt']);
 const FOREIGN = new Set(['CreateForeignServerStmt', 'AlterForeignServerStmt', 'CreateUserMappingStmt', 'AlterUserMappingStmt', 'CreateForeignTableStmt', 'ImportForeignSchemaStmt', 'CreateFdwStmt', 'AlterFdwStmt']);
 
 /** The effects a statement node has besides its kind. */
@@ -47,7 +51,16 @@ function upsertEffects(body: Node): StatementEffect[] {
 
 function effectKinds(type: string, body: Node): Effect[] {
   if (FOREIGN.has(type)) return ['remote'];
+  if (LASTING_SETTINGS.has(type)) return ['set'];
   switch (type) {
+    case 'TruncateStmt':
+      return ['delete'];
+    case 'CreateRoleStmt':
+    case 'AlterRoleStmt':
+      return defElems(body.options).some(grantsPrivilege) ? ['grant'] : [];
+    case 'AlterOwnerStmt':
+    case 'ReassignOwnedStmt':
+      return ['grant'];
     case 'MergeStmt':
       return mergeEffects(body);
     case 'UpdateStmt':
@@ -79,6 +92,13 @@ function effectKinds(type: string, body: Node): Effect[] {
   }
 }
 
+/** A privileged role attribute set to true, or a role list (IN ROLE, ROLE, ADMIN). */
+function grantsPrivilege(o: Node): boolean {
+  if (typeof o.defname !== 'string' || !PRIVILEGED_ROLE_OPTIONS.has(o.defname)) return false;
+  const b = obj(obj(o.arg)?.Boolean);
+  return b === undefined || b.boolval === true;
+}
+
 function mergeEffects(body: Node): Effect[] {
   const out = new Set<Effect>();
   for (const w of (body.mergeWhenClauses as unknown[] | undefined) ?? []) {
@@ -99,6 +119,7 @@ function alterTableEffects(body: Node): Effect[] {
     if (cmd.subtype === 'AT_AlterColumnType' && obj(cmd.def) && obj(obj(cmd.def)?.ColumnDef)?.raw_default !== undefined) out.add('update');
     if (cmd.subtype === 'AT_DropColumn') out.add('drop_other');
     if (cmd.behavior === 'DROP_CASCADE') out.add('drop_table');
+    if (cmd.subtype === 'AT_ChangeOwner') out.add('grant');
   }
   return [...out];
 }
