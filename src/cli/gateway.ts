@@ -14,6 +14,11 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
     log.fatal({ err: err.message, stack: err.stack }, 'unhandled promise rejection (a gateway bug): the session it belonged to may be left half-closed');
   });
   const gw = await Gateway.start(loaded, { log });
+  // Before the banner: a supervisor may signal as soon as it sees the gateway running.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   io.err(`Airlock gateway running (config: ${loaded.path ?? 'built-in defaults'}, data: ${loaded.dataDir})`);
   for (const [protocol, a] of gw.listeners) io.err(`  ${protocol.padEnd(9)} ${a.host}:${a.port}`);
   const conns = Object.keys(loaded.config.connections);
@@ -23,12 +28,19 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   if (api) io.err(`Web console:          http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/ (sign in with the token)`);
   const pg = gw.listeners.get('postgres');
   if (pg && conns[0]) io.err(`Then connect:         psql "host=${pg.host} port=${pg.port} dbname=${conns[0]} user=alice password=$TOKEN"`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  io.err('shutting down: ending sessions and sealing recordings');
-  await gw.stop();
+  const outcome = await Promise.race([signalled.then((signal) => ({ signal })), gw.failure.then((failure) => ({ failure }))]);
+  // Whatever holds the event loop afterwards (a client that never closes), the process ends.
+  const exitSoon = (code: number) => setTimeout(() => process.exit(code), 15_000).unref();
+  if ('failure' in outcome) {
+    io.err(`airlock gateway: stopping after a failure it cannot recover from: ${outcome.failure}`);
+    await gw.stop();
+    exitSoon(1);
+    return 1;
+  }
+  io.err(`${outcome.signal}: shutting down: new connections are refused; open statements may finish for up to ${loaded.config.limits.drainTimeout} (again to stop at once)`);
+  process.once(outcome.signal, () => void gw.stop());
+  await gw.drain();
+  io.err('stopped: sessions ended and recordings sealed');
+  exitSoon(0);
   return 0;
 }

@@ -271,9 +271,16 @@ export const configSchema = z
       .object({
         /** Largest protocol frame accepted from either side. */
         maxFrameBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        /** Time a client has from connecting to being authenticated (TLS handshake and startup included). */
+        preAuthTimeout: durationText.default('10s'),
+        /** Connections not authenticated yet, per client address (IPv6: per /64) and in all. */
+        maxPreAuthPerSource: z.number().int().min(1).default(32),
+        maxPreAuth: z.number().int().min(1).default(512),
+        /** On SIGTERM: how long open statements may run before the remaining sessions are ended. */
+        drainTimeout: durationText.default('30s'),
       })
       .strict()
-      .default({ maxFrameBytes: 64 * 1024 * 1024 }),
+      .default({ maxFrameBytes: 64 * 1024 * 1024, preAuthTimeout: '10s', maxPreAuthPerSource: 32, maxPreAuth: 512, drainTimeout: '30s' }),
     connections: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'connection names: letters, digits, . _ -'), connectionSchema).default({}),
   })
   .strict();

@@ -4,6 +4,7 @@ import { newId } from '../core/ids.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LedgerEntry, SessionRecord, StoredEvent, Store } from '../store/types.ts';
+import { isPermanentStoreError } from '../store/errors.ts';
 import { GENESIS, canonical, eventHash, eventHashOfCanonicalData, ledgerHash, sealMessage } from './chain.ts';
 import type { KeyRing } from './keys.ts';
 
@@ -43,6 +44,8 @@ export interface RecorderOptions {
    * when the store is slower than the traffic, and nothing is dropped.
    */
   readonly maxBacklogChars?: number;
+  /** The gateway instance sessions are recorded by (their owner in the store, see server/instance-lease.ts). */
+  readonly instanceId?: string;
 }
 
 interface InFlight {
@@ -97,6 +100,11 @@ export class Recorder {
   onWritten: WrittenObserver | undefined;
   /** Streams held by room(), let go once the backlog is down to half its limit. */
   private roomWaiters: (() => void)[] = [];
+  private readonly instanceId: string | undefined;
+  /** A write failure no retry can heal: nothing is written any more (see onFatal). */
+  private fatal: Error | undefined;
+  /** Told once when the store fails for good; the gateway then stops instead of refusing everything forever. */
+  onFatal: ((err: Error) => void) | undefined;
 
   constructor(
     readonly store: Store,
@@ -109,11 +117,12 @@ export class Recorder {
     this.maxBatch = options.maxBatch ?? 5000;
     this.maxInflight = store.pipelinedWrites ? 2 : 1;
     this.maxBacklogChars = options.maxBacklogChars ?? 256 * 1024 * 1024;
+    this.instanceId = options.instanceId;
   }
 
   /** False while the store refuses writes; adapters must not start new commands then. */
   get healthy(): boolean {
-    return this.failures === 0 && this.backlogChars < this.maxBacklogChars;
+    return this.failures === 0 && !this.fatal && this.backlogChars < this.maxBacklogChars;
   }
 
   get unhealthyReason(): string | undefined {
@@ -165,7 +174,7 @@ export class Recorder {
       legalHold: false,
     };
     try {
-      await this.store.insertSession(record);
+      await this.store.insertSession(record, this.instanceId);
     } catch (err) {
       throw new AirlockError(ErrorCodes.store, 'recording store unavailable; new sessions are refused', { cause: err, expose: true });
     }
@@ -184,8 +193,9 @@ export class Recorder {
     return session;
   }
 
-  /** @internal queued by SessionRecorder; returns the ordinal one past the event. */
+  /** @internal queued by SessionRecorder; returns the ordinal one past the event (never committed once the store failed for good). */
   enqueue(event: StoredEvent): number {
+    if (this.fatal) return ++this.enqueued;
     this.queue.push(event);
     this.backlogChars += event.dataJson?.length ?? 0;
     if (this.inflight.length === 0) {
@@ -213,7 +223,7 @@ export class Recorder {
 
   /** Writes what is queued now if a batch can go to the store now (durable() waiters are waiting for it). */
   private hurry(): void {
-    if (this.queue.length === 0 || this.failures > 0) return;
+    if (this.queue.length === 0 || this.failures > 0 || this.fatal) return;
     if (this.inflight.length === 0) this.kick();
     else if (this.inflight.length < this.maxInflight) this.writeBatch().catch(() => {});
   }
@@ -240,7 +250,7 @@ export class Recorder {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.inflight.length === 0 && this.queue.length) this.writeBatch().catch(() => {});
+    if (this.inflight.length === 0 && this.queue.length && !this.fatal) this.writeBatch().catch(() => {});
   }
 
   /**
@@ -303,7 +313,20 @@ export class Recorder {
     this.failed.push(batch);
     this.failures++;
     this.lastError = err;
-    if (this.inflight.length === 0) this.requeueFailed();
+    if (isPermanentStoreError(err)) this.stop(err);
+    if (this.inflight.length === 0 && !this.fatal) this.requeueFailed();
+  }
+
+  /** Stops writing for good after a failure no retry can heal; what is queued stays unwritten (and is reported). */
+  stop(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.lastError = err;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.log.error({ err: err.message, unwritten: this.queue.length + this.failed.reduce((n, b) => n + b.events.length, 0) }, 'recording store failed for good; nothing more can be recorded');
+    for (const resolve of this.roomWaiters.splice(0)) resolve();
+    this.onFatal?.(err);
   }
 
   private requeueFailed(): void {
@@ -323,6 +346,7 @@ export class Recorder {
       this.timer = undefined;
     }
     while (this.inflight.length || this.queue.length) {
+      if (this.fatal) throw this.fatal;
       if (this.inflight.length) {
         await this.inflight[this.inflight.length - 1].done.catch(() => {});
         if (this.failures > 0) throw this.lastError ?? new Error('recording store unavailable');
@@ -347,10 +371,18 @@ export class Recorder {
     );
   }
 
-  /** Seals sessions a crash left open, with end reason `interrupted`. Returns how many. */
-  async recoverInterrupted(): Promise<number> {
-    const open = await this.store.listSessions({ open: true, limit: 100_000 });
-    for (const s of open) {
+  /**
+   * Seals the open sessions whose recording instance is gone (`ownerGone`, from the instance leases: a crash or
+   * kill -9 left them open), with end reason `interrupted`. Sessions a live gateway records are never touched.
+   * Returns how many were sealed.
+   */
+  async recoverInterrupted(ownerGone: (instanceId: string | null) => boolean): Promise<number> {
+    let count = 0;
+    for (const owner of await this.store.openSessionOwners()) {
+      if (!ownerGone(owner.instanceId)) continue;
+      const s = await this.store.getSession(owner.sessionId);
+      if (!s || s.endedAt !== null) continue;
+      count++;
       let last: StoredEvent | undefined;
       for await (const e of this.store.readEvents(s.id)) last = e;
       const endedAt = preciseNow();
@@ -360,9 +392,9 @@ export class Recorder {
       await this.store.appendEvents([{ sessionId: s.id, seq, time: endedAt, type: 'session.end', data, hash }]);
       await this.store.endSession(s.id, { endedAt, endReason: 'interrupted', bytesIn: s.bytesIn, bytesOut: s.bytesOut, eventCount: seq + 1, lastHash: hash });
       await this.seal(s.id, seq + 1, hash, endedAt, 'interrupted');
-      this.log.warn({ session: s.id }, 'sealed interrupted session');
+      this.log.warn({ session: s.id, instance: owner.instanceId }, 'sealed interrupted session');
     }
-    return open.length;
+    return count;
   }
 
   async close(): Promise<void> {
@@ -427,15 +459,17 @@ export class SessionRecorder {
   /** Records session.end, writes everything, then seals. Idempotent. */
   async end(reason: string, detail?: Record<string, unknown>): Promise<void> {
     if (this.ended) return;
-    this.record('session.end', { reason, bytesIn: this.bytesIn, bytesOut: this.bytesOut, ...detail });
+    // The counts as recorded: bytes that still arrive while the end is written (a client's Terminate) are not the session's.
+    const { bytesIn, bytesOut } = this;
+    this.record('session.end', { reason, bytesIn, bytesOut, ...detail });
     this.ended = true;
     const endedAt = preciseNow();
     await this.recorder.flush();
     await this.recorder.store.endSession(this.id, {
       endedAt,
       endReason: reason,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
+      bytesIn,
+      bytesOut,
       eventCount: this.seq,
       lastHash: this.head,
     });

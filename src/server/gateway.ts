@@ -28,6 +28,24 @@ import { forensicsSettings } from '../recording/forensics-config.ts';
 import { startCheckpointing } from '../recording/checkpoint.ts';
 import { startRetention } from '../recording/retention.ts';
 import { loadServerTls } from './tls.ts';
+import { InstanceLeaseHolder, type LeaseTiming } from './instance-lease.ts';
+import { PreAuthGate } from '../protocols/common/pre-auth.ts';
+import { parseDuration } from '../core/duration.ts';
+
+/** Longest a stop waits for one of its steps (sessions sealing, the API closing) before going on without it. */
+const STOP_STEP_MS = 10_000;
+
+/** Resolves with `p`'s outcome (errors logged and swallowed), or after `ms`: a stop never hangs on one step. */
+async function bounded(what: string, p: Promise<unknown>, ms: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  try {
+    const r = await Promise.race([p.then(() => 'done' as const, (err: Error) => log.warn({ err: err.message }, `stopping: ${what} failed`)), late]);
+    if (r === 'late') log.warn({ step: what, ms }, 'stopping: a step took too long; going on without it');
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Protocol adapters by listener key in `listen:`. Adding a protocol means adding a line here. */
 const ENGINES: Record<string, EngineFactory> = {
@@ -45,6 +63,8 @@ export interface GatewayOptions {
   readonly store?: Store;
   readonly reviews?: ReviewGate;
   readonly recorder?: RecorderOptions;
+  /** Heartbeat and expiry of this gateway's instance lease (tests shorten them). */
+  readonly lease?: LeaseTiming;
 }
 
 /** The running gateway: store, recorder, engines and their listeners. The only place that wires everything. */
@@ -54,7 +74,12 @@ export class Gateway {
   private readonly engines: ProtocolEngine[] = [];
   private api: FastifyInstance | undefined;
   private readonly jobs: (() => Promise<void>)[] = [];
-  private state: 'starting' | 'running' | 'stopping' = 'starting';
+  private state: 'starting' | 'running' | 'draining' | 'failed' | 'stopping' | 'stopped' = 'starting';
+  private stopped: Promise<void> | undefined;
+  private readonly preAuth: PreAuthGate;
+  private resolveFailure!: (reason: string) => void;
+  /** Resolves, with the reason, when the gateway failed in a way it cannot recover from (see fail()). */
+  readonly failure = new Promise<string>((resolve) => (this.resolveFailure = resolve));
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -64,17 +89,54 @@ export class Gateway {
     readonly keys: KeyRing,
     readonly reviews: ReviewService,
     readonly log: Logger,
-  ) {}
+    readonly instance: InstanceLeaseHolder,
+  ) {
+    const { limits } = loaded.config;
+    this.preAuth = new PreAuthGate({ timeoutMs: parseDuration(limits.preAuthTimeout), perSource: limits.maxPreAuthPerSource, total: limits.maxPreAuth });
+  }
 
+  /**
+   * Claims this gateway's instance lease before anything else: before recovery seals what earlier runs left open
+   * and before any listener binds. A SQLite data dir a live gateway uses is refused (see instance-lease.ts).
+   */
   static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
     const log = options.log ?? createLogger();
     mkdirSync(loaded.dataDir, { recursive: true, mode: 0o700 });
     const store = options.store ?? openStore(loaded.dataDir);
-    const keys = KeyRing.load(loaded.dataDir);
-    const recorder = new Recorder(store, keys, log, options.recorder);
-    const recovered = await recorder.recoverInterrupted();
-    if (recovered) log.warn({ sessions: recovered }, 'sealed sessions left open by an earlier run');
+    let instance: InstanceLeaseHolder;
+    try {
+      instance = await InstanceLeaseHolder.claim(store, { exclusive: store.backend === 'sqlite', timing: options.lease, log, where: `data dir ${loaded.dataDir}` });
+    } catch (err) {
+      if (!options.store) await store.close();
+      throw err;
+    }
+    let keys: KeyRing;
+    try {
+      keys = KeyRing.load(loaded.dataDir);
+    } catch (err) {
+      await instance.release();
+      if (!options.store) await store.close();
+      throw err;
+    }
+    const recorder = new Recorder(store, keys, log, { ...options.recorder, instanceId: instance.id });
     const tokens = new TokenService(store, loaded.config.identity);
+    const reviews = new ReviewService(store, loaded.config, log);
+    const gw = new Gateway(loaded, store, recorder, tokens, keys, reviews, log, instance);
+    recorder.onFatal = (err) => gw.fail(`the recording store failed and cannot recover: ${err.message}`);
+    instance.onLost = (reason) => gw.fail(reason);
+    try {
+      await gw.wire(options);
+    } catch (err) {
+      await gw.stop();
+      throw err;
+    }
+    return gw;
+  }
+
+  private async wire(options: GatewayOptions): Promise<void> {
+    const { loaded, store, recorder, tokens, keys, reviews, log } = this;
+    const recovered = await recorder.recoverInterrupted(await this.instance.goneOwners());
+    if (recovered) log.warn({ sessions: recovered }, 'sealed sessions left open by gateways that are gone');
     const tls = await loadServerTls(loaded.dataDir, loaded.config.tls);
     const { config } = loaded;
     const verifiers: CredentialVerifier[] = [{ name: 'gateway-token', accepts: looksLikeGatewayToken, verify: (t, c) => tokens.verify(t, c.protocol) }];
@@ -82,7 +144,6 @@ export class Gateway {
     if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
     const authenticator = new LockingAuthenticator(new ChainAuthenticator(verifiers), store);
     const liveSessions = new LiveSessions();
-    const reviews = new ReviewService(store, config, log);
     const ctx: EngineContext = {
       config,
       authenticator,
@@ -95,9 +156,8 @@ export class Gateway {
       live: liveSessions,
       connection: (name) => (Object.hasOwn(config.connections, name) ? config.connections[name] : undefined),
     };
-    const gw = new Gateway(loaded, store, recorder, tokens, keys, reviews, log);
     const fs = forensicsSettings(config);
-    gw.jobs.push(
+    this.jobs.push(
       startCheckpointing({ store, keys, dataDir: loaded.dataDir, intervalMs: fs.checkpointIntervalMs, webhookUrl: fs.checkpointWebhook, log }),
       startRetention({ store, keys, config, intervalMs: fs.retentionIntervalMs, log }),
       startSessionControl({ store, live: liveSessions, log }),
@@ -116,48 +176,99 @@ export class Gateway {
         metrics.reviewChanged(r);
       };
       const notReady = () =>
-        gw.state !== 'running' ? `the gateway is ${gw.state}` : recorder.healthy ? undefined : 'the recording store refuses writes (new sessions and commands are refused)';
+        this.state !== 'running' ? this.state : recorder.healthy ? undefined : 'the recording store refuses writes (new sessions and commands are refused)';
       const admin = new AdminActions(store, tokens);
       const api = await buildApi({ config, store, authenticator, tokens, admin, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
       const { host, port } = parseListen(config.listen.api);
       await api.listen({ host, port });
       const bound = api.server.address() as AddressInfo;
-      gw.api = api;
-      gw.listeners.set('api', { host, port: bound.port });
+      this.api = api;
+      this.listeners.set('api', { host, port: bound.port });
       log.info({ protocol: 'api', address: `${host}:${bound.port}` }, 'listening');
     }
     for (const [key, address] of Object.entries(config.listen)) {
       const factory = ENGINES[key];
       if (!factory || !address) continue;
       const engine = factory(ctx);
-      gw.engines.push(engine);
-      const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => engine.handle(socket));
+      this.engines.push(engine);
+      const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => {
+        const preAuth = this.state === 'running' ? this.preAuth.admit(socket) : 'the gateway is shutting down';
+        if (typeof preAuth === 'string') engine.refuse(socket, preAuth);
+        else engine.handle(socket, preAuth);
+      });
       const { host, port } = parseListen(address);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
       });
       const bound = server.address() as AddressInfo;
-      gw.listeners.set(key, { host, port: bound.port });
-      gw.servers.push(server);
+      this.listeners.set(key, { host, port: bound.port });
+      this.servers.push(server);
       log.info({ protocol: key, address: `${host}:${bound.port}` }, 'listening');
     }
-    gw.state = 'running';
-    return gw;
+    if (this.state === 'starting') this.state = 'running';
   }
 
   get activeSessions(): number {
     return this.engines.reduce((n, e) => n + e.activeSessions, 0);
   }
 
-  async stop(): Promise<void> {
-    this.state = 'stopping';
-    for (const s of this.servers) s.close();
+  private closeListeners(): void {
+    for (const s of this.servers.splice(0)) s.close();
+  }
+
+  /**
+   * SIGTERM: refuses new connections at once (/readyz says "draining"), lets every session finish what it is
+   * running (PostgreSQL: the statement in flight; SSH: open shells and commands) up to `limits.drainTimeout`,
+   * ends each session as it goes idle and the rest at the timeout (end reason `gateway_shutdown`), then stops.
+   */
+  async drain(timeoutMs = parseDuration(this.loaded.config.limits.drainTimeout)): Promise<void> {
+    if (this.state === 'running') {
+      this.state = 'draining';
+      this.closeListeners();
+      this.log.info({ sessions: this.activeSessions, timeoutMs }, 'draining: new connections are refused; sessions end as their statements finish');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+      const drained = Promise.all(this.engines.map((e) => e.drain('gateway_shutdown'))).then(() => false);
+      if (await Promise.race([drained, late])) this.log.warn({ sessions: this.activeSessions }, 'drain timeout passed; ending the remaining sessions');
+      clearTimeout(timer);
+    }
+    await this.stop();
+  }
+
+  /**
+   * A failure the gateway cannot recover from (the store refuses writes for good, or its instance lease was taken
+   * over): rather than refuse everything forever, it stops taking connections, ends its sessions with an error to
+   * their clients, and reports `failure` (the gateway command then exits non-zero).
+   */
+  fail(reason: string): void {
+    if (this.state === 'failed' || this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'failed';
+    this.log.error({ reason, sessions: this.activeSessions }, 'gateway failed; ending sessions and stopping');
+    this.recorder.stop(new Error(reason));
+    this.closeListeners();
+    for (const e of this.engines) void e.close('gateway_failed').catch(() => {});
+    this.resolveFailure(reason);
+  }
+
+  /** Ends every session now and releases everything; idempotent, and bounded in time whatever the store does. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    const log = this.log;
+    if (this.state !== 'failed') this.state = 'stopping';
+    this.closeListeners();
+    this.preAuth.closeAll();
     this.reviews.close();
-    await this.api?.close();
-    await Promise.all(this.engines.map((e) => e.close('gateway_shutdown')));
-    await this.recorder.close();
-    await Promise.all(this.jobs.map((stop) => stop()));
-    await this.store.close();
+    await bounded('ending sessions', Promise.all(this.engines.map((e) => e.close('gateway_shutdown'))), STOP_STEP_MS, log);
+    await bounded('closing the API', this.api?.close() ?? Promise.resolve(), STOP_STEP_MS, log);
+    await bounded('writing the last events', this.recorder.close(), STOP_STEP_MS, log);
+    await bounded('stopping background jobs', Promise.all(this.jobs.map((stop) => stop())), STOP_STEP_MS, log);
+    await this.instance.release();
+    await bounded('closing the store', this.store.close(), STOP_STEP_MS, log);
+    this.state = 'stopped';
   }
 }

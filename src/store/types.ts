@@ -96,6 +96,25 @@ export interface MerkleNode extends MerkleNodeRef {
   readonly hash: Buffer;
 }
 
+/**
+ * A running gateway's lease on the store (server/instance-lease.ts has the rules). Renewed by heartbeats; a lease that
+ * has expired, or whose process is gone from this host, no longer protects the instance's open sessions.
+ */
+export interface InstanceLease {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
+  readonly expiresAt: number;
+}
+
+/** An open session and the gateway instance recording it (null: recorded before instances were tracked). */
+export interface OpenSessionOwner {
+  readonly sessionId: string;
+  readonly instanceId: string | null;
+}
+
 export interface SessionFilter {
   readonly user?: string;
   readonly group?: string;
@@ -134,7 +153,21 @@ export interface Store extends ReviewStore, ControlStore {
   listTokens(): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
 
-  insertSession(session: SessionRecord): Promise<void>;
+  /** `instanceId`: the gateway instance recording the session (its owner until it ends). */
+  insertSession(session: SessionRecord, instanceId?: string): Promise<void>;
+  /** Every open session with its owner. */
+  openSessionOwners(): Promise<OpenSessionOwner[]>;
+
+  /**
+   * Adds `lease` to the store's instances in one atomic step, after dropping every other lease `isLive` says is not.
+   * With `exclusive` (a store only one gateway may use: SQLite), a live lease held by another instance refuses the
+   * claim: that lease is returned and nothing is written. Returns undefined once the lease is held.
+   */
+  claimInstance(lease: InstanceLease, isLive: (other: InstanceLease) => boolean, exclusive: boolean): Promise<InstanceLease | undefined>;
+  /** Extends this instance's lease; false when it no longer exists (another instance judged it gone and dropped it). */
+  renewInstance(id: string, heartbeatAt: number, expiresAt: number): Promise<boolean>;
+  releaseInstance(id: string): Promise<void>;
+  listInstances(): Promise<InstanceLease[]>;
   endSession(id: string, end: SessionEnd): Promise<void>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   listSessions(filter?: SessionFilter): Promise<SessionRecord[]>;

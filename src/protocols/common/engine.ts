@@ -7,6 +7,7 @@ import type { Recorder } from '../../recording/recorder.ts';
 import type { ConnectionPolicies } from '../../policy/connection-policies.ts';
 import type { ReviewGate } from '../../reviews/types.ts';
 import type { LiveSessions } from './live-sessions.ts';
+import type { PreAuth } from './pre-auth.ts';
 
 /** Everything an engine may use; built once by server/ and handed to each engine. */
 export interface EngineContext {
@@ -29,9 +30,17 @@ export interface EngineContext {
 /** One protocol adapter. `handle` owns the socket from accept to close. */
 export interface ProtocolEngine {
   readonly protocol: string;
-  handle(socket: Socket): void;
+  /** `preAuth`: the connection's deadline for authenticating; the engine calls `passed()` once it has. */
+  handle(socket: Socket, preAuth: PreAuth): void;
+  /** Turns a connection away before reading anything from it (a pre-auth cap), in the protocol's own way. */
+  refuse(socket: Socket, message: string): void;
   /** Number of live sessions. */
   readonly activeSessions: number;
+  /**
+   * Takes no new sessions, and ends each live one (recording `reason`) once nothing runs in it; resolves when
+   * all have ended. The gateway calls close() on whatever is left when its drain timeout passes.
+   */
+  drain(reason: string): Promise<void>;
   /** Ends every live session (recording their end reason) and resolves when they are sealed. */
   close(reason?: string): Promise<void>;
 }

@@ -8,6 +8,8 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { isLoopback, peerAddress } from '../common/net.ts';
+import { destroySoon, type PreAuth } from '../common/pre-auth.ts';
+import { clientText } from '../../core/client-text.ts';
 import { encodeAuthenticationCleartext, encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse } from './codec/backend.ts';
 import { FrontendCode } from './codec/codes.ts';
 import { FrameReader, type Frame } from './codec/frame-reader.ts';
@@ -36,6 +38,11 @@ const GATEWAY_PARAMS = new Set(['user', 'database']);
 const DEFAULT_MAX_STATEMENT_BYTES = 1024 * 1024;
 /** Values of the `replication` startup parameter that ask for an ordinary session. */
 const NOT_REPLICATION = new Set(['false', 'off', 'no', '0']);
+/**
+ * Largest message taken before authentication: the PasswordMessage carrying the token. PostgreSQL's own limit
+ * for an authentication token (PG_MAX_AUTH_TOKEN_LENGTH); larger lengths are refused from the header, unread.
+ */
+const MAX_PASSWORD_MESSAGE = 65_535;
 
 /**
  * PostgreSQL adapter. The client authenticates to the gateway with its access token as the password and
@@ -47,6 +54,7 @@ export class PostgresEngine implements ProtocolEngine {
   private readonly cancelKeys = new CancelKeys();
   /** Connections whose superuser target has been warned about in the log. */
   private readonly superuserWarned = new Set<string>();
+  private draining: string | undefined;
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -54,19 +62,29 @@ export class PostgresEngine implements ProtocolEngine {
     return this.sessions.size;
   }
 
-  handle(socket: Socket): void {
+  handle(socket: Socket, preAuth: PreAuth): void {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     // Errors go to the socket the client speaks on now: after an SSLRequest that is the TLS socket.
     const current = { socket };
-    this.accept(socket, current).catch((err) => {
+    this.accept(socket, current, preAuth).catch((err) => {
       this.ctx.log.info({ client: peerAddress(socket), err: clientMessage(err, (err as Error).message) }, 'postgres connection refused');
       if (!current.socket.destroyed) current.socket.end(fatalFor(err));
+      destroySoon(current.socket);
     });
   }
 
-  private async accept(raw: Socket, current: { socket: Socket }): Promise<void> {
-    const startup = await this.readStartup(raw, current);
+  /** SQLSTATE 53300 too_many_connections, sent before the client's first packet is read (libpq reports it). */
+  refuse(socket: Socket, message: string): void {
+    socket.on('error', () => {});
+    this.ctx.log.info({ client: peerAddress(socket), reason: message }, 'postgres connection refused before authentication');
+    socket.end(encodeErrorResponse({ severity: 'FATAL', code: '53300', message: `Airlock: ${message}` }));
+    socket.resume();
+    destroySoon(socket);
+  }
+
+  private async accept(raw: Socket, current: { socket: Socket }, preAuth: PreAuth): Promise<void> {
+    const startup = await this.readStartup(raw, current, preAuth.signal);
     if (!startup) return;
     const { socket, params } = startup;
     const clientAddress = peerAddress(raw);
@@ -78,29 +96,32 @@ export class PostgresEngine implements ProtocolEngine {
     // A replication connection streams the cluster's data files or its whole change stream (BASE_BACKUP,
     // START_REPLICATION): nothing a statement policy can judge, so it is not relayed at all.
     if (!NOT_REPLICATION.has((params.get('replication') ?? 'false').toLowerCase())) {
-      throw new AirlockError(ErrorCodes.forbidden, `Airlock does not relay replication connections (replication=${params.get('replication')})`, { expose: true });
+      throw new AirlockError(ErrorCodes.forbidden, `Airlock does not relay replication connections (replication=${clientText(params.get('replication') ?? '')})`, { expose: true });
     }
 
     // Authentication: cleartext password over TLS or loopback carries the access token.
-    const frames = new FrameReader(this.ctx.config.limits.maxFrameBytes);
+    const frames = new FrameReader(Math.min(MAX_PASSWORD_MESSAGE + 1, this.ctx.config.limits.maxFrameBytes));
     if (startup.remainder.length) frames.push(startup.remainder);
-    const reader = new HandshakeReader<Frame>(socket, frames, 'client');
+    const reader = new HandshakeReader<Frame>(socket, frames, 'client', preAuth.signal);
     socket.write(encodeAuthenticationCleartext());
     const pw = await reader.next();
     if (pw.code !== FrontendCode.Password) throw new AirlockError(ErrorCodes.protocol, 'expected a password message', { expose: true });
     const token = decodePassword(pw.body);
     let identity: Identity;
     try {
-      identity = await this.ctx.authenticator.authenticate(token, { protocol: 'postgres', clientAddress });
+      identity = await preAuth.race(this.ctx.authenticator.authenticate(token, { protocol: 'postgres', clientAddress }));
     } catch (err) {
-      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${user}": ${clientMessage(err, 'invalid token')}`, { cause: err, expose: true });
+      if (preAuth.signal.aborted) throw err;
+      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${clientText(user)}": ${clientMessage(err, 'invalid token')}`, { cause: err, expose: true });
     }
     if (identity.subject !== user) {
-      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${user}": the token belongs to another identity`, { expose: true });
+      throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${clientText(user)}": the token belongs to another identity`, { expose: true });
     }
+    preAuth.passed();
+    if (this.draining) throw new AirlockError(ErrorCodes.target, 'the gateway is shutting down; connect again shortly', { expose: true });
     const connection = checkConnectionAccess(identity, database, this.ctx.connection(database));
     if (connection.type !== 'postgres') {
-      throw new AirlockError(ErrorCodes.unknownConnection, `connection "${database}" is not a PostgreSQL connection`, { expose: true });
+      throw new AirlockError(ErrorCodes.unknownConnection, `connection "${clientText(database)}" is not a PostgreSQL connection`, { expose: true });
     }
     await checkAccessGrant(identity, database, connection, this.ctx.reviews?.hasAccess?.bind(this.ctx.reviews));
 
@@ -214,14 +235,15 @@ export class PostgresEngine implements ProtocolEngine {
     this.sessions.add(session);
     const unregister = this.ctx.live.add({ id: rec.id, protocol: 'postgres', identity, terminate: (message, reason) => session.terminate(`Airlock: ${message}`, reason) });
     session.start();
+    if (this.draining) session.endWhenIdle('Airlock: the gateway is shutting down', this.draining);
   }
 
   /** Reads SSLRequest / GSSENCRequest / CancelRequest until the StartupMessage; upgrades to TLS on request. */
-  private async readStartup(raw: Socket, current: { socket: Socket }): Promise<ClientStartup | undefined> {
+  private async readStartup(raw: Socket, current: { socket: Socket }, deadline: AbortSignal): Promise<ClientStartup | undefined> {
     let socket: Socket = raw;
     let tls = false;
     for (;;) {
-      const reader = new HandshakeReader<StartupPacket>(socket, new StartupReader(), 'client');
+      const reader = new HandshakeReader<StartupPacket>(socket, new StartupReader(), 'client', deadline);
       const packet = await reader.next();
       if (packet.type === 'startup') {
         const remainder = reader.detach();
@@ -246,9 +268,18 @@ export class PostgresEngine implements ProtocolEngine {
       const secure = new TLSSocket(socket, { isServer: true, secureContext: this.ctx.serverTls });
       secure.on('error', () => {});
       await new Promise<void>((resolve, reject) => {
-        secure.once('secure', () => resolve());
-        secure.once('error', (err) => reject(new AirlockError(ErrorCodes.protocol, `TLS handshake failed: ${err.message}`, { cause: err })));
-        secure.once('close', () => reject(new AirlockError(ErrorCodes.protocol, 'client closed during TLS handshake')));
+        // Past the deadline mid-handshake no PostgreSQL error can be sent: the connection is just closed.
+        const onDeadline = () => {
+          reject(deadline.reason);
+          secure.destroy();
+          raw.destroy();
+        };
+        if (deadline.aborted) return onDeadline();
+        deadline.addEventListener('abort', onDeadline, { once: true });
+        const settle = () => deadline.removeEventListener('abort', onDeadline);
+        secure.once('secure', () => (settle(), resolve()));
+        secure.once('error', (err) => (settle(), reject(new AirlockError(ErrorCodes.protocol, `TLS handshake failed: ${err.message}`, { cause: err }))));
+        secure.once('close', () => (settle(), reject(new AirlockError(ErrorCodes.protocol, 'client closed during TLS handshake'))));
       });
       socket = secure;
       current.socket = secure;
@@ -256,7 +287,15 @@ export class PostgresEngine implements ProtocolEngine {
     }
   }
 
+  async drain(reason: string): Promise<void> {
+    this.draining = reason;
+    const all = [...this.sessions];
+    for (const s of all) s.endWhenIdle('Airlock: the gateway is shutting down', reason);
+    await Promise.all(all.map((s) => s.closed));
+  }
+
   async close(reason = 'gateway_shutdown'): Promise<void> {
+    this.draining ??= reason;
     const all = [...this.sessions];
     for (const s of all) s.terminate('Airlock: the gateway is shutting down', reason);
     await Promise.all(all.map((s) => s.closed));

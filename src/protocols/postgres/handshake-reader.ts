@@ -17,16 +17,21 @@ export class HandshakeReader<T> {
   private readonly onData = (chunk: Buffer) => this.feed(chunk);
   private readonly onEnd = () => this.fail(new AirlockError(ErrorCodes.protocol, `${this.peer} closed the connection during the handshake`));
   private readonly onError = (err: Error) => this.fail(err);
+  private readonly onAbort = () => this.fail(this.signal?.reason as Error);
 
+  /** `signal`: a deadline for the whole phase (the pre-auth one); its reason is what next() rejects with. */
   constructor(
     private readonly socket: Socket,
     private readonly reader: PullReader<T>,
     private readonly peer: string,
+    private readonly signal?: AbortSignal,
   ) {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   next(timeoutMs = 30_000): Promise<T> {
@@ -84,6 +89,7 @@ export class HandshakeReader<T> {
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);
     this.socket.off('error', this.onError);
+    this.signal?.removeEventListener('abort', this.onAbort);
     this.socket.pause();
     return this.reader.takeRemainder();
   }

@@ -144,6 +144,23 @@ export class PgSession {
     target.resume();
   }
 
+  /**
+   * Ends the session like terminate() as soon as no statement is in flight (now, or when the target's ReadyForQuery
+   * for the last one has gone to the client): a draining gateway lets running statements finish and be recorded.
+   */
+  endWhenIdle(message: string, reason: string): void {
+    this.idleEnd = { message, reason };
+    this.endIfIdle();
+  }
+
+  private idleEnd: { readonly message: string; readonly reason: string } | undefined;
+
+  private endIfIdle(): void {
+    if (!this.idleEnd || this.ended) return;
+    const busy = this.syncs.length > 0 || this.paused || this.copyingIn || this.copyingOut || this.clientReader.buffered > 0;
+    if (!busy) this.terminate(this.idleEnd.message, this.idleEnd.reason);
+  }
+
   /** Ends the session from the gateway side (shutdown), telling the client why. */
   terminate(message: string, reason: string, code = '57P01'): void {
     if (this.ended) return;
@@ -176,6 +193,7 @@ export class PgSession {
       this.protocolFailure(err, 'client');
     }
     if (this.paused) this.client.pause();
+    else this.endIfIdle();
   }
 
   /**
@@ -483,6 +501,7 @@ export class PgSession {
         if (out) this.toClientWrites.add(out);
       }
       this.toClientWrites.flush();
+      this.endIfIdle();
     } catch (err) {
       this.toClientWrites.flush();
       this.protocolFailure(err, 'target');

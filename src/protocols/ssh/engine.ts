@@ -6,6 +6,7 @@ import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
+import { destroySoon, type PreAuth } from '../common/pre-auth.ts';
 import { AUTH_METHODS, ClientAuth, type LoginName } from './auth.ts';
 import { connectionBoundary } from './boundary.ts';
 import { loadHostKey, type GatewayHostKey } from './host-key.ts';
@@ -36,7 +37,10 @@ export class SshEngine implements ProtocolEngine {
   private readonly auth: ClientAuth;
   private readonly sessions = new Set<SshSession>();
   private readonly clients = new Set<Connection>();
+  /** Connections not authenticated yet, by the client's `ip port` (ssh2 names a connection only by its ClientInfo). */
+  private readonly preAuths = new Map<string, PreAuth>();
   private closing = false;
+  private draining: string | undefined;
 
   constructor(private readonly ctx: EngineContext) {
     this.hostKey = loadHostKey(ctx.dataDir);
@@ -50,14 +54,34 @@ export class SshEngine implements ProtocolEngine {
     return this.sessions.size;
   }
 
-  handle(socket: Socket): void {
+  /**
+   * SSH has no message for a client that takes too long before authenticating: like OpenSSH's LoginGraceTime, the
+   * connection is closed at the deadline.
+   */
+  handle(socket: Socket, preAuth: PreAuth): void {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     if (this.closing) {
       socket.destroy();
       return;
     }
+    const key = `${socket.remoteAddress} ${socket.remotePort}`;
+    this.preAuths.set(key, preAuth);
+    socket.once('close', () => this.preAuths.delete(key));
+    preAuth.signal.addEventListener('abort', () => {
+      this.ctx.log.info({ client: key, err: (preAuth.signal.reason as Error).message }, 'ssh connection closed before authentication');
+      socket.destroy();
+    }, { once: true });
     this.server.injectSocket(socket);
+  }
+
+  /** Lines before the server's identification string are allowed (RFC 4253 §4.2); OpenSSH then reports the close. */
+  refuse(socket: Socket, message: string): void {
+    socket.on('error', () => {});
+    this.ctx.log.info({ client: `${socket.remoteAddress} ${socket.remotePort}`, reason: message }, 'ssh connection refused before authentication');
+    socket.end(`Airlock: ${message}\r\n`);
+    socket.resume();
+    destroySoon(socket);
   }
 
   private accept(client: Connection, info: ClientInfo): void {
@@ -93,9 +117,11 @@ export class SshEngine implements ProtocolEngine {
       guard(step, 'authentication');
     });
     client.on('ready', () => {
-      if (!admission) return client.end();
+      const preAuth = this.preAuths.get(`${info.ip} ${info.port}`);
+      if (!admission || preAuth?.signal.aborted) return client.end();
+      preAuth?.passed();
       if (!admission.granted) return refuseAfterAuth(client, admission.message, 1, guard);
-      if (this.closing) return refuseAfterAuth(client, 'the gateway is shutting down', 255, guard);
+      if (this.closing || this.draining) return refuseAfterAuth(client, 'the gateway is shutting down', 255, guard);
       const session = new SshSession({
         ctx: this.ctx, client, identity: admission.identity, name: admission.login.connection, connection: admission.connection,
         clientAddress, clientSoftware: software, hostKeys: this.ctx.recorder.store, onEnd: (s) => this.sessions.delete(s),
@@ -127,6 +153,14 @@ export class SshEngine implements ProtocolEngine {
       this.ctx.log.info({ client: clientAddress, subject: identity.subject, connection: login.connection, err: message }, 'ssh access refused');
       return { kind: 'admit', admission: { granted: false, message } };
     }
+  }
+
+  /** An SSH session ends once none of its session channels is open (its shells and commands have finished). */
+  async drain(reason: string): Promise<void> {
+    this.draining = reason;
+    const all = [...this.sessions];
+    for (const s of all) s.endWhenIdle('the gateway is shutting down', reason);
+    await Promise.all(all.map((s) => s.closed));
   }
 
   async close(reason = 'gateway_shutdown'): Promise<void> {

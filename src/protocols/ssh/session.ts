@@ -77,7 +77,10 @@ export class SshSession {
       if (!session) return;
       const channel = new SessionChannel(this, session, ++this.channelSeq);
       this.channels.add(channel);
-      void channel.done.then(() => this.channels.delete(channel));
+      void channel.done.then(() => {
+        this.channels.delete(channel);
+        this.idleEnd?.();
+      });
     });
     client.on('tcpip', (accept, reject: RejectConnection, info: TcpipRequestInfo) => {
       this.guard(handleForward(this, accept, reject, info, ++this.channelSeq), 'port forward');
@@ -240,6 +243,16 @@ export class SshSession {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  private idleEnd: (() => void) | undefined;
+
+  /** Ends the session like terminate() once none of its session channels (shell, exec, sftp) is open; forwards are not waited for. */
+  endWhenIdle(message: string, reason: string): void {
+    this.idleEnd = () => {
+      if (this.channels.size === 0) this.terminate(message, reason);
+    };
+    this.idleEnd();
   }
 
   /** Ends the session from the gateway side (shutdown), telling every channel why. */

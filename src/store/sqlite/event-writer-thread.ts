@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { EventRows } from './event-writer.mjs';
+import { PermanentStoreError, isPermanentSqliteCode } from '../errors.ts';
 
 /**
  * Posts event batches to the writer thread; each call resolves when its batch is committed. Batches are
@@ -16,18 +17,19 @@ export class EventWriterThread {
   constructor(file: string) {
     this.worker = new Worker(new URL('./event-writer-worker.mjs', import.meta.url), { workerData: { file } });
     this.worker.unref();
-    this.worker.on('message', (m: { id: number; epoch: number; error?: string }) => {
+    this.worker.on('message', (m: { id: number; epoch: number; error?: string; code?: string }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (m.error) {
         this.epoch = Math.max(this.epoch, m.epoch + 1);
-        p.reject(new Error(m.error));
+        p.reject(isPermanentSqliteCode(m.code) ? new PermanentStoreError(m.error, { code: m.code }) : new Error(m.error));
       }
       else p.resolve();
     });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`event writer thread exited (${code})`)));
+    // Without its thread the store can write no event again.
+    this.worker.on('error', (err) => this.fail(new PermanentStoreError(`event writer thread failed: ${err.message}`, { cause: err })));
+    this.worker.on('exit', (code) => this.fail(new PermanentStoreError(`event writer thread exited (${code})`)));
   }
 
   write(rows: EventRows): Promise<void> {
@@ -53,7 +55,7 @@ export class EventWriterThread {
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.ref(); // keep the process alive until the thread has closed its connection
     this.worker.postMessage('close');
-    this.failed = new Error('event writer closed');
+    this.failed = new PermanentStoreError('event writer closed');
     await exited;
   }
 }

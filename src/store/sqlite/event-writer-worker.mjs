@@ -39,6 +39,6 @@ parentPort.on('message', (msg) => {
     checkpointer.postMessage('committed');
   } catch (err) {
     failedEpoch = msg.epoch;
-    parentPort.postMessage({ id: msg.id, epoch: msg.epoch, error: err instanceof Error ? err.message : String(err) });
+    parentPort.postMessage({ id: msg.id, epoch: msg.epoch, error: err instanceof Error ? err.message : String(err), code: err?.code });
   }
 });

@@ -224,4 +224,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE used_once (key TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS reviews_session ON reviews(session_id);
   `,
+  // Gateway instances and their leases (server/instance-lease.ts): a session names the instance that records it, and a
+  // starting gateway seals as interrupted only sessions whose instance is provably gone.
+  `
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+  );
+  ALTER TABLE sessions ADD COLUMN instance_id TEXT;
+  CREATE INDEX sessions_open ON sessions(instance_id) WHERE ended_at IS NULL;
+  `,
 ];

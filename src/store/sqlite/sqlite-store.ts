@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError, ErrorCodes } from '../../core/errors.ts';
 import type {
-  LedgerEntry, MerkleNode, MerkleNodeRef, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
+  InstanceLease, LedgerEntry, MerkleNode, MerkleNodeRef, OpenSessionOwner, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
 import { createEventWriter, metaToken, sessionMeta, type EventRows } from './event-writer.mjs';
@@ -18,6 +18,8 @@ import { SqliteReviewStore } from './review-store.ts';
 import { SqliteSshKeyStore } from './ssh-key-store.ts';
 import { SqliteControlStore } from './control-store.ts';
 import type { LockRecord, TerminationRequest } from '../control-types.ts';
+import { SqliteInstanceStore } from './instance-store.ts';
+import { PermanentStoreError, isPermanentSqliteCode } from '../errors.ts';
 import type { SshHostKeyRecord, SshKeyRecord } from '../types.ts';
 import type { AuditRecord, ReviewFilter, ReviewRecord, ReviewStatus } from '../review-types.ts';
 
@@ -51,6 +53,7 @@ export class SqliteStore implements Store {
   private readonly idRange: EventIdRange;
   private readonly blocks: EventBlocks;
   private compactor: CompactorThread | undefined;
+  private readonly instances: SqliteInstanceStore;
 
   constructor(file: string, options: { writerThread?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -68,6 +71,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.idRange = new EventIdRange(this.db);
+    this.instances = new SqliteInstanceStore(this.db);
     this.blocks = new EventBlocks(this.db);
     if (file !== ':memory:' && options.writerThread !== false) {
       this.writer = new EventWriterThread(file);
@@ -115,18 +119,35 @@ export class SqliteStore implements Store {
     return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
   }
 
-  async insertSession(s: SessionRecord): Promise<void> {
+  async insertSession(s: SessionRecord, instanceId?: string): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO sessions (id, protocol, connection, subject, groups, kind, auth_method, credential_id, client_address,
-          application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold, key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SESSION_KEY})`,
+          application, started_at, ended_at, end_reason, bytes_in, bytes_out, event_count, last_hash, legal_hold, instance_id, key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SESSION_KEY})`,
       )
       .run(
         s.id, s.protocol, s.connection, s.subject, JSON.stringify(s.groups), s.kind, s.authMethod, s.credentialId,
         s.clientAddress, s.application, s.startedAt, s.endedAt, s.endReason, s.bytesIn, s.bytesOut, s.eventCount,
-        s.lastHash, s.legalHold ? 1 : 0,
+        s.lastHash, s.legalHold ? 1 : 0, instanceId ?? null,
       );
+  }
+
+  async openSessionOwners(): Promise<OpenSessionOwner[]> {
+    return this.instances.openSessionOwners();
+  }
+
+  async claimInstance(lease: InstanceLease, isLive: (other: InstanceLease) => boolean, exclusive: boolean): Promise<InstanceLease | undefined> {
+    return this.instances.claim(lease, isLive, exclusive);
+  }
+  async renewInstance(id: string, heartbeatAt: number, expiresAt: number): Promise<boolean> {
+    return this.instances.renew(id, heartbeatAt, expiresAt);
+  }
+  async releaseInstance(id: string): Promise<void> {
+    if (this.db.open) this.instances.release(id);
+  }
+  async listInstances(): Promise<InstanceLease[]> {
+    return this.instances.list();
   }
 
   async endSession(id: string, e: SessionEnd): Promise<void> {
@@ -223,7 +244,10 @@ export class SqliteStore implements Store {
     try {
       await this.writer.write(rows);
     } catch (err) {
-      throw new AirlockError(ErrorCodes.store, `cannot write events: ${(err as Error).message}`, { cause: err });
+      const code = (err as { code?: unknown }).code;
+      const permanent = !(err instanceof PermanentStoreError) && typeof code === 'string' && isPermanentSqliteCode(code);
+      const cause = permanent ? new PermanentStoreError((err as Error).message, { cause: err, code }) : err;
+      throw new AirlockError(ErrorCodes.store, `cannot write events: ${(err as Error).message}`, { cause });
     }
   }
 
