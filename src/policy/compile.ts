@@ -27,7 +27,7 @@ import type { Identity } from '../core/identity.ts';
 import { expandCommandLine } from './commands/match.ts';
 import { compileAllowList, type AllowList } from './allow-list.ts';
 import { compileRule, quote, type CompiledRule, type Subject } from './rule.ts';
-import { classifySqlCached } from './sql/cache.ts';
+import { classifiesInline, classifySqlCached, classifySqlLater } from './sql/cache.ts';
 import { isSqlParserReady, type SqlClassification } from './sql/classify.ts';
 import { ALLOW, allowAll, type Command, type ConnectionPolicy, type Decision } from './types.ts';
 
@@ -56,15 +56,22 @@ export function compilePolicy(policy: PolicyConfig, options: CompileOptions = {}
   return {
     decide: (command, identity) => decide(deny, review, allow, command, identity),
     listsCommands: () => allow !== undefined && options.protocol === 'ssh',
+    decideLater(command, identity) {
+      if (command.kind !== 'query' || classifiesInline(command.text)) return undefined;
+      if (!allow && ![...deny, ...review].some((r) => r.appliesTo(identity))) return undefined;
+      return classifySqlLater(command.text).then((sql) => decide(deny, review, allow, command, identity, sql));
+    },
   };
 }
 
-function decide(denyRules: readonly CompiledRule[], reviewRules: readonly CompiledRule[], allow: AllowList | undefined, command: Command, identity: Identity): Decision {
+function decide(
+  denyRules: readonly CompiledRule[], reviewRules: readonly CompiledRule[], allow: AllowList | undefined, command: Command, identity: Identity, sql?: SqlClassification,
+): Decision {
   const deny = denyRules.filter((r) => r.appliesTo(identity));
   const review = reviewRules.filter((r) => r.appliesTo(identity));
   if (deny.length + review.length === 0 && !allow) return ALLOW;
 
-  const subject = analyse(command);
+  const subject: Subject = sql ? { type: 'sql', raw: command.text, sql } : analyse(command);
   const unknown = unknownOf(subject);
 
   for (const r of deny) {

@@ -23,6 +23,11 @@ export interface ConnectionPolicy {
   decide(command: Command, identity: Identity): Decision;
   /** Whether an allow-list of commands holds the connection (an interactive terminal cannot be checked exactly). */
   listsCommands(identity: Identity): boolean;
+  /**
+   * The decision, later, for a command that cannot be analysed on the event loop (a long SQL text, classified in a
+   * worker); undefined when `decide` can answer now. Adapters call this first and hold the client while it runs.
+   */
+  decideLater?(command: Command, identity: Identity): Promise<Decision> | undefined;
 }
 
 /** Policy that allows everything (a connection with no rules). */

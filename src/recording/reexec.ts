@@ -232,7 +232,8 @@ export async function reexecute(o: ReexecOptions): Promise<ReexecSummary> {
       if (MASKED.test(text) || params?.some((p) => p !== null && MASKED.test(p))) notes.push('contains masked values, re-sent as stored');
       if (params?.some((p) => p !== null && p.endsWith('…') && p.startsWith('\\x'))) notes.push('a binary parameter was recorded truncated');
       if (!rec.healthy) throw new AirlockError(ErrorCodes.store, `the recording store is failing (${o.recorder.unhealthyReason ?? 'unknown error'}); stopped before running #${e.seq}`);
-      const decision = o.policy.policy.decide({ protocol: 'postgres', kind: 'query', text, params }, o.identity);
+      const command = { protocol: 'postgres', kind: 'query', text, params } as const;
+      const decision = (await o.policy.policy.decideLater?.(command, o.identity)) ?? o.policy.policy.decide(command, o.identity);
       if (decision.action !== 'allow') {
         const reason = decision.action === 'deny' ? decision.reason : `needs review under ${decision.rule}; re-execution does not wait for reviews`;
         const masked = mask.maskText(text, maskCounts);

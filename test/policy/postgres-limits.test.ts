@@ -17,6 +17,7 @@ beforeAll(async () => {
     connections: {
       app: pgConnection(pg, { allow: ['dba'], policy: { deny: [{ name: 'no-drops', statements: ['drop_table'] }] } }),
       small: pgConnection(pg, { allow: ['dba'], policy: { maxStatementBytes: 4096 } }),
+      big: pgConnection(pg, { allow: ['dba'], policy: { maxStatementBytes: 4 * 1024 * 1024, deny: [{ name: 'no-drops', statements: ['drop_table'] }] } }),
     },
   });
   token = await gw.token('alice', ['dba']);
@@ -68,6 +69,54 @@ describe('limits fail closed', () => {
     expect(denied[0]).toMatchObject({ rule: 'maxStatementBytes' });
     expect(denied[0]!.text.length).toBeLessThan(300);
   });
+
+  it('pathological statements are classified off the event loop: they end unknown or classified, and other sessions go on', async () => {
+    const MB = 1024 * 1024;
+    // At the default limit the statements that exhausted the parser (16 MB of SELECT 1;, 8 MB of 1+1+…, a 60 MB literal) are refused unread.
+    const plain = await RawPgClient.login(gw.pgPort, 'alice', 'app', token);
+    for (const text of ['SELECT 1;'.repeat((16 * MB) / 9), `SELECT ${'1+'.repeat(4 * MB)}1`, `SELECT length('${'x'.repeat(60 * MB)}')`]) {
+      plain.query(text);
+      expect(decodeErrorFields((await plain.until('E')).body).C).toBe('54000');
+      await plain.until('Z');
+    }
+    plain.end();
+    // Under a raised limit they reach the parser, in its own process.
+    const other = await RawPgClient.login(gw.pgPort, 'alice', 'big', token);
+    let worst = 0;
+    let stop = false;
+    const probe = (async () => {
+      while (!stop) {
+        const t = performance.now();
+        other.query('SELECT 1');
+        const f = await other.until('C', 'E');
+        expect(f.code === 0x45 ? decodeErrorFields(f.body).M : 'ok').toBe('ok');
+        await other.until('Z');
+        worst = Math.max(worst, performance.now() - t);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const attacker = await RawPgClient.login(gw.pgPort, 'alice', 'big', token);
+    const answer = async (text: string): Promise<string> => {
+      attacker.query(text);
+      const f = await attacker.until('C', 'E');
+      await attacker.until('Z');
+      return f.code === 0x45 ? `${decodeErrorFields(f.body).C}: ${decodeErrorFields(f.body).M}` : 'ok';
+    };
+    expect(await answer(`DROP TABLE victim; ${'SELECT 1;'.repeat((4 * MB - 100) / 9)}`)).toMatch(/^42501: .*(no-drops|took longer than 10 s)/);
+    expect(await answer(`SELECT ${'1+'.repeat(2 * MB - 100)}1`)).toMatch(/^42501: .*(too deeply nested|out of memory|took longer than 10 s)/);
+    expect(await answer(`SELECT length('${'x'.repeat(4 * MB - 100)}')`)).toBe('ok');
+    stop = true;
+    await probe;
+    // The parser still classifies for everyone, and nobody waited on the event loop meanwhile.
+    other.query('DROP TABLE victim');
+    expect(decodeErrorFields((await other.until('E')).body).M).toContain('blocked by rule no-drops');
+    await other.until('Z');
+    attacker.end();
+    other.end();
+    expect(await victimExists()).toBe(true);
+    expect(worst).toBeLessThan(2000);
+    console.info(`slowest SELECT 1 of another session during the attack: ${worst.toFixed(0)} ms`);
+  }, 120_000);
 
   it('the default limit is 1 MiB', async () => {
     const r = await psql(target('app'), ['-f', '-'], { input: `SELECT length('${'x'.repeat(1024 * 1024)}');\n` });

@@ -78,6 +78,13 @@ export function isSqlParserReady(): boolean {
   return ready;
 }
 
+let trapped = false;
+
+/** False once the parser has trapped (a WebAssembly RuntimeError or abort): its memory may be corrupt, so it is not used again. */
+export function isSqlParserHealthy(): boolean {
+  return !trapped;
+}
+
 export function classifySql(text: string): SqlClassification {
   if (!ready) throw new Error('SQL parser not loaded: await initSqlParser() before classifying SQL');
   if (text === '') return { statements: [] }; // the parser rejects it; PostgreSQL answers EmptyQueryResponse
@@ -89,6 +96,7 @@ export function classifySql(text: string): SqlClassification {
     walker.parseText(String(text), null);
     return { statements: walker.result() };
   } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError || (err instanceof Error && /^Aborted\(/.test(err.message))) trapped = true;
     return { statements: [], parseError: errorMessage(err) };
   }
 }

@@ -318,12 +318,13 @@ export class PgSession {
     if (!read) return;
     if ('code' in read) return this.denySimple(read.text, read);
     const { text } = read;
-    const decision = this.decide(text);
-    if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
-    if (decision.action === 'deny') return this.denySimple(text, decision);
-    this.hold(text, decision, (approved, why) => {
-      if (approved) this.forwardQuery(text, f.bytes);
-      else this.denySimple(text, { rule: decision.rule, reason: why });
+    this.decide(text, (decision) => {
+      if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
+      if (decision.action === 'deny') return this.denySimple(text, decision);
+      this.hold(text, decision, (approved, why) => {
+        if (approved) this.forwardQuery(text, f.bytes);
+        else this.denySimple(text, { rule: decision.rule, reason: why });
+      });
     });
   }
 
@@ -366,12 +367,13 @@ export class PgSession {
     if (!read) return;
     if ('code' in read) return this.denyExtended(this.denialError(read), read);
     const p = { name: raw.name, text: read.text };
-    const decision = this.decide(p.text);
-    if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
-    if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
-    this.hold(p.text, decision, (approved, why) => {
-      if (approved) this.forwardParse(p, f.bytes);
-      else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
+    this.decide(p.text, (decision) => {
+      if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
+      if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
+      this.hold(p.text, decision, (approved, why) => {
+        if (approved) this.forwardParse(p, f.bytes);
+        else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
+      });
     });
   }
 
@@ -446,11 +448,31 @@ export class PgSession {
     this.drainClient();
   }
 
-  private decide(text: string): Decision & { code?: string } {
+  /**
+   * Decides on `text` now, or, for a text the policy classifies in a worker (see parser-pool.ts), once that is done,
+   * with the client's stream held meanwhile so later statements keep their order. Other sessions go on.
+   */
+  private decide(text: string, then: (d: Decision & { code?: string }) => void): void {
     if (!this.rec.healthy) {
-      return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: STORE_DOWN };
+      return then({ action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: STORE_DOWN });
     }
-    return this.o.policy.decide({ protocol: 'postgres', kind: 'query', text }, this.o.identity);
+    const command = { protocol: 'postgres', kind: 'query', text } as const;
+    const later = this.o.policy.decideLater?.(command, this.o.identity);
+    if (!later) return then(this.o.policy.decide(command, this.o.identity));
+    this.holding = true;
+    this.client.pause();
+    void later.then((d) => {
+      if (this.ended) return;
+      this.holding = false;
+      try {
+        then(d);
+        this.flushRun();
+      } catch (err) {
+        return this.protocolFailure(err, 'client');
+      }
+      if (!this.paused) this.client.resume();
+      this.drainClient();
+    });
   }
 
   /** Holds the client's stream (later messages wait in the reader) until a reviewer decides. */
