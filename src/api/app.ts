@@ -72,7 +72,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
 
   app.get('/api/health', { config: { roles: 'public' }, schema: { description: 'Liveness (same as /healthz)', returns: object({ status: { const: 'ok' } }) } }, async () => ({ status: 'ok' }));
   app.get('/api/openapi.json', { config: { roles: 'public' }, schema: { description: 'This document (OpenAPI 3.1)', returns: { type: 'object' } } }, async () => openApiDocument(app));
-  app.get('/api/me', { config: { roles: ['user'] }, schema: { description: 'Who the caller is, with their roles', returns: identitySchema } }, async (req) => ({
+  app.get('/api/me', { config: { roles: ['user'] }, schema: { description: 'Who the caller is: subject, the groups of the credential presented, and the roles they give', returns: identitySchema } }, async (req) => ({
     ...req.caller!.identity,
     roles: [...req.caller!.roles],
   }));

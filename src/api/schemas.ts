@@ -69,6 +69,8 @@ export const identitySchema = {
   properties: {
     subject: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, kind: { enum: ['user', 'service'] },
     authMethod: { type: 'string' }, roles: { type: 'array', items: { enum: ['user', 'approver', 'auditor', 'admin'] } },
+    credentialId: { type: 'string', description: 'The credential presented (token id, key fingerprint, jti:…), never its secret' },
+    expiresAt: { type: 'number', description: 'When that credential stops being valid, where it says' },
   },
 } as const;
 

@@ -11,6 +11,7 @@ import { eventsCommand } from './events.ts';
 import { tokensCommand } from './tokens.ts';
 import { sshKeysCommand } from './ssh-keys.ts';
 import { locksCommand } from './locks.ts';
+import { whoamiCommand } from './whoami.ts';
 import { verifyCommand } from './verify.ts';
 import { exportCommand } from './export.ts';
 import { checkpointCommand } from './checkpoint.ts';
@@ -21,6 +22,7 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
 
   gateway                         run the gateway
   login [--device] / logout       log in at the identity provider (browser or device code); the session acts as you
+  whoami                          your subject, groups and roles as the gateway resolves them
   tokens issue|list|revoke        gateway-issued access tokens
   ssh-keys add|list|remove|hosts  SSH public keys that prove an identity; pinned target host keys
   sessions list|show|kill         recorded sessions: who did what, when; end a live one
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, Command> = {
   tokens: tokensCommand,
   'ssh-keys': sshKeysCommand,
   locks: locksCommand,
+  whoami: whoamiCommand,
   sessions: sessionsCommand,
   replay: replayCommand,
   events: eventsCommand,

@@ -58,6 +58,8 @@ describe('retention', () => {
     expect(await f.store.listAudit({ target: 'r-gone' })).toEqual([]);
     expect(await f.store.listAudit({ target: kept })).toHaveLength(1);
     expect(f.store.db.prepare("SELECT count(*) AS n FROM ledger WHERE kind = 'tombstone' AND session_id = ?").get(gone)).toEqual({ n: 1 });
+    // The purge itself is audited, without naming what it removed.
+    expect((await f.store.listAudit({ subject: 'airlock:retention' })).map((a) => [a.action, a.detail])).toEqual([['retention.purge', { sessions: 1, kept: 0 }]]);
   });
 
   it('gives the purged sessions\' space back to the file system', async () => {

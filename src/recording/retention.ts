@@ -83,6 +83,8 @@ export async function purgeExpired(store: Store, keys: KeyRing, config: Pick<Con
     result.purged.push(id);
   }
   if (result.purged.length) {
+    // Audited like any administrative change; the row names no session (each has its tombstone in the ledger).
+    await store.appendAudit({ time: now, subject: 'airlock:retention', action: 'retention.purge', target: null, detail: { sessions: result.purged.length, kept: result.skipped.length } });
     result.reclaimedBytes = await store.reclaimSpace();
     log?.info({ sessions: result.purged.length, reclaimedBytes: result.reclaimedBytes }, 'retention: purged expired sessions');
   }
