@@ -15,6 +15,7 @@ import { buildConnectionPolicies } from '../server/policies.ts';
 import { openStore } from '../store/open.ts';
 import { auditLocal } from './local.ts';
 import { parse, str, type Io } from './args.ts';
+import { TerminalFilter, terminalSafe } from '../core/terminal-filter.ts';
 
 const HELP = `airlock replay ID [--speed N | --no-wait] [--step]
     plays a recorded session in the terminal with its original timing (÷ N; pauses over 5 s are shortened)
@@ -117,13 +118,23 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
       return 0;
     }
 
-    const raw = deps.raw ?? ((b: Buffer, s: 'stdout' | 'stderr') => void (s === 'stderr' ? process.stderr : process.stdout).write(b));
+    const write = deps.raw ?? ((b: Buffer, s: 'stdout' | 'stderr') => void (s === 'stderr' ? process.stderr : process.stdout).write(b));
+    // Recorded output must not drive the auditor's terminal (clear it, forge lines, write the clipboard).
+    const filters = { stdout: new TerminalFilter(), stderr: new TerminalFilter() };
+    const raw = (b: Buffer, s: 'stdout' | 'stderr') => {
+      const text = filters[s].push(b);
+      if (text) write(Buffer.from(text), s);
+    };
     const keys = values.step ? (deps.keys ? { next: deps.keys, close: () => {} } : stdinKeys()) : undefined;
     if (keys) io.err('step mode: space or enter shows the next event, q quits');
     try {
-      await playSession(session, store.readEvents(session.id), { line: (l) => io.out(l), raw }, {
+      await playSession(session, store.readEvents(session.id), { line: (l) => io.out(terminalSafe(l)), raw }, {
         speed, step: keys?.next, sleep: deps.sleep,
       });
+      for (const s of ['stdout', 'stderr'] as const) {
+        const rest = filters[s].end();
+        if (rest) write(Buffer.from(rest), s);
+      }
       return 0;
     } finally {
       keys?.close();
@@ -150,7 +161,7 @@ function osUser(): string {
 
 function reportLine(l: ReexecLine): string {
   const text = l.text.replace(/\s+/g, ' ').trim();
-  const shown = text.length > 100 ? `${text.slice(0, 99)}…` : text;
+  const shown = terminalSafe(text.length > 100 ? `${text.slice(0, 99)}…` : text);
   const notes = l.notes.length ? ` [${l.notes.join('; ')}]` : '';
   return `#${String(l.seq).padEnd(5)} ${l.verdict.text}${notes}\n       ${shown}`;
 }

@@ -1,4 +1,6 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
+import { terminalSafe } from '../core/terminal-filter.ts';
+import { visibleKeys } from '../core/visible.ts';
 import { apiTarget, callApi } from './api-client.ts';
 import { parse, str, type Io } from './args.ts';
 
@@ -27,7 +29,10 @@ export async function reviewsCommand(argv: string[], io: Io): Promise<number> {
     if (values.json) io.out(JSON.stringify(reviews, null, 2));
     else {
       io.out(['ID', 'STATUS', 'KIND', 'REQUESTER', 'CONNECTION', 'RULE', 'EXPIRES', 'COMMAND'].join('\t'));
-      for (const r of reviews) io.out([r.id, r.status, r.kind, r.requester, r.connection, r.rule, r.expiresAt, String(r.text).replace(/\s+/g, ' ').slice(0, 120)].join('\t'));
+      // The command whole, with control characters and newlines visible: what the approver judges is what runs.
+      for (const r of reviews) {
+        io.out([...[r.id, r.status, r.kind, r.requester, r.connection, r.rule, r.expiresAt].map((v) => terminalSafe(String(v))), visibleKeys(String(r.text))].join('\t'));
+      }
     }
     return 0;
   }

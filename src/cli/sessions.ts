@@ -1,5 +1,6 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parseInstant } from '../core/duration.ts';
+import { terminalSafe } from '../core/terminal-filter.ts';
 import type { SessionRecord, StoredEvent } from '../store/types.ts';
 import { parse, str, type Io } from './args.ts';
 import { auditLocal, withLocalStore } from './local.ts';
@@ -33,7 +34,7 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
         if (json) io.out(JSON.stringify(hits, null, 2));
         else {
           io.out(['SESSION', 'SEQ', 'TIME', 'USER', 'CONNECTION', 'MATCH'].join('\t'));
-          for (const h of hits) io.out([h.sessionId, h.seq, iso(h.time), h.subject, h.connection, h.snippet.replace(/\s+/g, ' ')].join('\t'));
+          for (const h of hits) io.out([h.sessionId, h.seq, iso(h.time), h.subject, h.connection, h.snippet.replace(/\s+/g, ' ')].map((v) => terminalSafe(String(v))).join('\t'));
         }
         return 0;
       }
@@ -57,14 +58,16 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
         io.out(JSON.stringify({ session, events }, null, 2));
         return 0;
       }
-      io.out(`session    ${session.id}`);
-      io.out(`identity   ${session.subject} (${session.kind}, groups: ${session.groups.join(', ') || 'none'}, via ${session.authMethod})`);
-      io.out(`connection ${session.connection} (${session.protocol}) from ${session.clientAddress}${session.application ? `, application ${session.application}` : ''}`);
-      io.out(`started    ${iso(session.startedAt)}`);
-      io.out(`ended      ${session.endedAt ? `${iso(session.endedAt)} (${session.endReason})` : 'still open'}`);
-      io.out(`bytes      ${session.bytesIn} in, ${session.bytesOut} out; ${session.eventCount} events`);
-      io.out('');
-      for await (const e of store.readEvents(id)) for (const line of describeEvent(e, session.startedAt)) io.out(line);
+      // Recorded text (statements, commands, output) is shown with its control characters visible, never obeyed.
+      const out = (line: string) => io.out(terminalSafe(line));
+      out(`session    ${session.id}`);
+      out(`identity   ${session.subject} (${session.kind}, groups: ${session.groups.join(', ') || 'none'}, via ${session.authMethod})`);
+      out(`connection ${session.connection} (${session.protocol}) from ${session.clientAddress}${session.application ? `, application ${session.application}` : ''}`);
+      out(`started    ${iso(session.startedAt)}`);
+      out(`ended      ${session.endedAt ? `${iso(session.endedAt)} (${session.endReason})` : 'still open'}`);
+      out(`bytes      ${session.bytesIn} in, ${session.bytesOut} out; ${session.eventCount} events`);
+      out('');
+      for await (const e of store.readEvents(id)) for (const line of describeEvent(e, session.startedAt)) out(line);
       return 0;
     }
     io.err(HELP);
@@ -78,7 +81,7 @@ function iso(ms: number): string {
 
 function sessionLine(s: SessionRecord): string {
   const dur = s.endedAt ? `${((s.endedAt - s.startedAt) / 1000).toFixed(1)}s` : 'open';
-  return [s.id, s.subject, s.connection, s.protocol, iso(s.startedAt), dur, s.eventCount || '-', s.endReason ?? '-'].join('\t');
+  return [s.id, s.subject, s.connection, s.protocol, iso(s.startedAt), dur, s.eventCount || '-', s.endReason ?? '-'].map((v) => terminalSafe(String(v))).join('\t');
 }
 
 /** Human lines for one event: statements, their results as a small table, errors and decisions. */

@@ -1,10 +1,14 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, ClientChannel } from 'ssh2';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
 import { startGateway, type TestGateway } from '../harness/gateway.ts';
 import { waitFor } from '../harness/wait.ts';
+import { runCli } from '../harness/cli.ts';
+import { replayCommand } from '../../src/cli/replay.ts';
 import { collect, endedSession, gatewayClient, makeClientKey, registerKey, sessionEvents, ssh, sshConnection, type ClientKey } from './helpers.ts';
 
 /**
@@ -17,6 +21,8 @@ let sshd: SshdServer;
 let gw: TestGateway;
 let alice: ClientKey;
 let agent: ClientKey;
+let configDir: string;
+let configFile: string;
 const files: string[] = [];
 const marker = (prefix: string) => {
   const f = `/tmp/${prefix}-${randomBytes(4).toString('hex')}`;
@@ -26,11 +32,7 @@ const marker = (prefix: string) => {
 
 beforeAll(async () => {
   sshd = await startSshd();
-  gw = await startGateway({
-    listen: { ssh: '127.0.0.1:0', api: '127.0.0.1:0' },
-    identity: { roles: { approver: ['ops-leads'] } },
-    reviews: { timeout: '20s' },
-    connections: {
+  const connections = {
       'web-01': await sshConnection(sshd, {
         policy: {
           deny: [{ name: 'no-forbidden', commands: ['touch /tmp/airlock-forbidden*'] }],
@@ -45,8 +47,16 @@ beforeAll(async () => {
         allow: ['agents'],
         policy: { allow: ['ls *', 'echo *', 'cat /etc/hostname'] },
       }),
-    },
+  };
+  gw = await startGateway({
+    listen: { ssh: '127.0.0.1:0', api: '127.0.0.1:0' },
+    identity: { roles: { approver: ['ops-leads'] } },
+    reviews: { timeout: '20s' },
+    connections,
   });
+  configDir = mkdtempSync(join(tmpdir(), 'airlock-cfg-'));
+  configFile = join(configDir, 'airlock.yaml');
+  writeFileSync(configFile, JSON.stringify({ dataDir: gw.dataDir, listen: { api: `127.0.0.1:${gw.gw.listeners.get('api')!.port}` }, connections }), { mode: 0o600 });
   [alice, agent] = await Promise.all([makeClientKey('alice'), makeClientKey('agent')]);
   // alice may approve too: the review service must still refuse her own lines.
   await registerKey(gw.gw.store, alice, 'alice', ['ops', 'ops-leads']);
@@ -58,6 +68,7 @@ afterAll(async () => {
   await sshd?.stop();
   await Promise.all([alice, agent].map((k) => k?.remove()));
   for (const f of files) rmSync(f, { force: true });
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
 async function api(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -253,5 +264,49 @@ describe('an allow-list connection (what an agent uses)', () => {
     const script = await ssh(gw, agent, 'bot+agent-01', ['-T', ''], { input: `echo fine\ntouch ${f}\n` });
     expect(script.stdout).toBe('fine\n');
     expect(existsSync(f)).toBe(false);
+  });
+});
+
+describe('what auditors and approvers are shown', () => {
+  it('replay and sessions show neutralise recorded escape sequences (clear, OSC 52, forged lines)', async () => {
+    const since = Date.now();
+    const evil = String.raw`printf '[2J]52;c;aGVsbG8=[1A[2K   +0.001s #1 DENIED by nothing
+'`;
+    expect((await ssh(gw, alice, 'alice+web-01', [evil])).code).toBe(0);
+    const id = (await endedSession(gw.gw.store, 'alice', since)).id;
+    const show = await runCli(['sessions', 'show', id, '--config', configFile]);
+    expect(show.code).toBe(0);
+    expect(show.out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(show.out).toContain(']52;c;aGVsbG8=');
+    // A denied command's own text (and a statement's) is printed as recorded text, not as terminal input.
+    const since2 = Date.now();
+    expect((await ssh(gw, alice, 'alice+web-01', [`touch ${marker('airlock-forbidden')} #\x1b[2J\x1b]52;c;aGk=\x07`])).code).toBe(126);
+    const denied = await runCli(['sessions', 'show', (await endedSession(gw.gw.store, 'alice', since2)).id, '--config', configFile]);
+    expect(denied.out).toContain('DENIED by no-forbidden');
+    expect(denied.out).toContain('#\\e[2J\\e]52;c;aGk=^G');
+    expect(denied.out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    const raw: Buffer[] = [];
+    const lines: string[] = [];
+    const code = await replayCommand([id, '--speed', '0', '--config', configFile], { out: (l) => lines.push(l), err: () => {} }, { raw: (b) => raw.push(b), sleep: async () => {} });
+    expect(code).toBe(0);
+    const played = Buffer.concat(raw).toString('utf8');
+    expect(played).toContain('\\e[2J\\e]52;c;aGVsbG8=^G\\e[1A');
+    expect(played).not.toMatch(/\x1b(?!\[(?:[0-9;:]*m|[0-2]?K|[0-9]*[CDG]|\?25h))/);
+    expect(lines.join('\n')).not.toContain('\x1b');
+  });
+
+  it('shows a held command whole, with its escape sequences visible, in reviews list and the API', async () => {
+    const file = marker('airlock-held');
+    const tail = ` #${'x'.repeat(150)}\x1b[200D\x1b[Kls`;
+    const pending = ssh(gw, alice, 'alice+web-01', [`touch ${file}${tail}`]);
+    const lena = await gw.token('lena', ['ops-leads']);
+    const review = await pendingReview(lena, file);
+    expect(review.visibleText).toBe(`touch ${file} #${'x'.repeat(150)}\\e[200D\\e[Kls`);
+    const list = await runCli(['reviews', 'list', '--token', lena, '--config', configFile]);
+    expect(list.out).toContain(review.visibleText);
+    expect(list.out).not.toContain('\x1b');
+    await api(lena, 'POST', `/api/reviews/${review.id}/deny`, { reason: 'hidden text' });
+    expect((await pending).code).toBe(126);
+    expect(existsSync(file)).toBe(false);
   });
 });

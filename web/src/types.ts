@@ -71,6 +71,8 @@ export interface Review {
   readonly connection: string;
   readonly requester: string;
   readonly text: string;
+  /** `text` with control and invisible characters shown as notation: what is displayed. */
+  readonly visibleText?: string;
   readonly rule: string;
   readonly approvers: readonly string[];
   readonly status: 'pending' | 'approved' | 'denied' | 'expired';

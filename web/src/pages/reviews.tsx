@@ -71,7 +71,7 @@ export function ReviewsPage({ me }: { me: Me }) {
                   {r.reason && <span>“{r.reason}”</span>}
                   {r.validUntil && <span>identical statements pass until {dateTime(Date.parse(r.validUntil))}</span>}
                 </div>
-                <pre>{r.text}</pre>
+                <pre>{r.visibleText ?? r.text}</pre>
                 <div class="who"><span>requested by <b>{r.requester}</b> on <b>{r.connection}</b></span><span>rule <b>{r.rule}</b></span></div>
               </div>
             ))}
@@ -119,7 +119,7 @@ function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r:
         <span>expires {relative(Date.parse(r.expiresAt))}</span>
         {r.sessionId && <Link href={`/sessions/${r.sessionId}`}>session</Link>}
       </div>
-      <pre class="review-text">{r.text}</pre>
+      <pre class="review-text">{r.visibleText ?? r.text}</pre>
       {own ? (
         <p class="muted small">This is your own request: someone else decides it.</p>
       ) : (
