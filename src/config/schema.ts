@@ -137,6 +137,11 @@ export const sshConnectionSchema = z
     hostKey: z.string().optional(),
     /** Environment variables a client may pass to the target (`SendEnv`); the rest are refused. */
     env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default(['TERM', 'LANG']),
+    /** Open channels one client connection may have: shells/exec/sftp, and port forwards. */
+    channels: z
+      .object({ sessions: z.number().int().min(1).default(10), forwards: z.number().int().min(0).default(20) })
+      .strict()
+      .default({ sessions: 10, forwards: 20 }),
     /** `ssh -L` through this connection: off unless enabled (a forward can reach other targets around their policy). */
     allowPortForwarding: z.boolean().default(false),
   })

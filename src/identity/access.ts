@@ -3,10 +3,10 @@ import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { inAnyGroup, type Identity } from '../core/identity.ts';
 
 /** Deny by default: the identity needs a group listed in the connection's `allow`. */
+/** A connection that does not exist and one the identity may not use are refused alike: names are not told. */
 export function checkConnectionAccess(identity: Identity, name: string, connection: ConnectionConfig | undefined): ConnectionConfig {
-  if (!connection) throw new AirlockError(ErrorCodes.unknownConnection, `connection "${name}" does not exist or you may not use it`, { expose: true });
-  if (!inAnyGroup(identity, connection.allow)) {
-    throw new AirlockError(ErrorCodes.forbidden, `${identity.subject} may not use connection "${name}"`, { expose: true });
+  if (!connection || !inAnyGroup(identity, connection.allow)) {
+    throw new AirlockError(ErrorCodes.forbidden, `connection "${name}" does not exist or you may not use it`, { expose: true });
   }
   return connection;
 }

@@ -101,7 +101,7 @@ describe('OIDC client-credentials tokens through the gateway (real provider, Pos
     const none = await idp.clientToken('no-groups');
     const r = await login('no-groups', none, 'pg-main', 'select 1');
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('no-groups may not use connection "pg-main"');
+    expect(r.stderr).toContain('connection "pg-main" does not exist or you may not use it');
   });
 
   it('the user name must be the token subject', async () => {

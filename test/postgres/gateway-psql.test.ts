@@ -82,11 +82,11 @@ describe('psql through the gateway', () => {
     expect(r.stderr).toContain('the token belongs to another identity');
   });
 
-  it('refuses a group that is not allowed, naming the connection (28000)', async () => {
+  it('refuses a group that is not allowed as it refuses a connection that does not exist (28000)', async () => {
     const token = await gw.token('alice', ['dba']);
     const r = await psql({ port: gw.pgPort, user: 'alice', password: token, database: 'pg-ops' }, ['-c', 'select 1'], { env: { PGOPTIONS: '' } });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('may not use connection "pg-ops"');
+    expect(r.stderr).toContain('connection "pg-ops" does not exist or you may not use it');
   });
 
   it('puts startup settings to the policy as SET statements: options=-c role=… cannot get round a rule', async () => {

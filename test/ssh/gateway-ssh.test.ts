@@ -196,15 +196,16 @@ describe('ssh through the gateway: identity and access', () => {
     await expect(gatewayClient(gw.sshPort, 'someone-else+web-01', { password: token })).rejects.toThrow(/authentication/i);
   });
 
-  it('tells a proven identity why it may not use a connection (stderr, exit 1)', async () => {
-    const forbidden = await ssh(gw, alice, 'alice+web-dba', ['true']);
-    expect(forbidden).toMatchObject({ code: 1 });
-    expect(forbidden.stderr).toContain('Airlock: alice may not use connection "web-dba"');
-    const unknown = await ssh(gw, alice, 'alice+nope', ['true']);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('connection "nope" does not exist');
-    const wrongType = await ssh(gw, alice, 'alice+pg-thing', ['true']);
-    expect(wrongType.stderr).toContain('is not an SSH connection');
+  it('tells a proven identity it may not use a connection (stderr, exit 1), in words that do not tell which names exist', async () => {
+    const said = async (name: string) => {
+      const r = await ssh(gw, alice, `alice+${name}`, ['true']);
+      expect(r.code, name).toBe(1);
+      return r.stderr.replaceAll(name, 'NAME');
+    };
+    const forbidden = await said('web-dba');
+    expect(forbidden).toContain('Airlock: connection "NAME" does not exist or you may not use it');
+    expect(await said('nope')).toBe(forbidden);
+    expect(await said('pg-thing')).toBe(forbidden);
   });
 
   it('presents the same host key it keeps in the data dir', async () => {

@@ -1,13 +1,15 @@
 import type { Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, ClientInfo, Connection, Server } from 'ssh2';
 import type { SshConnectionConfig } from '../../config/schema.ts';
 import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
+import { AuthThrottle } from '../../identity/auth-throttle.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { destroySoon, type PreAuth } from '../common/pre-auth.ts';
-import { AUTH_METHODS, ClientAuth, type LoginName } from './auth.ts';
+import { AUTH_METHODS, ClientAuth, parseLoginName, type LoginName } from './auth.ts';
 import { connectionBoundary } from './boundary.ts';
 import { loadHostKey, type GatewayHostKey } from './host-key.ts';
 import { refuseAfterAuth } from './refuse.ts';
@@ -39,6 +41,7 @@ export class SshEngine implements ProtocolEngine {
   private readonly clients = new Set<Connection>();
   /** Connections not authenticated yet, by the client's `ip port` (ssh2 names a connection only by its ClientInfo). */
   private readonly preAuths = new Map<string, PreAuth>();
+  private readonly throttle = new AuthThrottle();
   private closing = false;
   private draining: string | undefined;
 
@@ -94,7 +97,7 @@ export class SshEngine implements ProtocolEngine {
     client.on('error', (err: Error) => this.ctx.log.debug({ client: clientAddress, err: err.message }, 'ssh client error'));
     client.on('close', () => this.clients.delete(client));
     client.on('authentication', (auth: AuthContext) => {
-      const step = this.authenticate(auth, clientAddress).then(
+      const step = this.authenticate(auth, clientAddress, info.ip).then(
         (step) => {
           if (step.kind === 'admit') {
             admission = step.admission;
@@ -131,20 +134,27 @@ export class SshEngine implements ProtocolEngine {
   }
 
   /** One authentication request: admit (identity proven), key-ok (publickey query step) or reject. */
-  private async authenticate(auth: AuthContext, clientAddress: string): Promise<AuthStep> {
+  private async authenticate(auth: AuthContext, clientAddress: string, source: string): Promise<AuthStep> {
     if (auth.method === 'none') return { kind: 'reject' };
+    // A password, or a signature, is a guess at a secret: those are throttled (a key query is not).
+    const subject = parseLoginName(auth.username)?.subject ?? auth.username;
+    const guess = auth.method === 'password' || (auth.method === 'publickey' && auth.signature !== undefined);
+    const wait = guess ? this.throttle.delayMs(source, subject) : 0;
+    if (wait > 0) await delay(wait);
     const outcome = await this.auth.check(auth, clientAddress);
     if (outcome.result === 'key-ok') return { kind: 'key-ok' };
     if (outcome.result === 'reject') {
+      if (guess) this.throttle.failed(source, subject);
       this.auth.logRefusal(auth, clientAddress, outcome.why);
       return { kind: 'reject' };
     }
+    this.throttle.succeeded(source, subject);
     const { identity, login } = outcome;
     try {
-      const connection = checkConnectionAccess(identity, login.connection, this.ctx.connection(login.connection));
-      if (connection.type !== 'ssh') {
-        throw new AirlockError(ErrorCodes.unknownConnection, `connection "${login.connection}" is not an SSH connection`, { expose: true });
-      }
+      const known = this.ctx.connection(login.connection);
+      // Unknown, not allowed and not SSH all read the same: a message must not tell which names exist.
+      const connection = checkConnectionAccess(identity, login.connection, known?.type === 'ssh' ? known : undefined);
+      if (connection.type !== 'ssh') throw new AirlockError(ErrorCodes.unknownConnection, 'not an SSH connection');
       await checkAccessGrant(identity, login.connection, connection, this.ctx.reviews?.hasAccess?.bind(this.ctx.reviews));
       this.ctx.log.info({ client: clientAddress, subject: identity.subject, connection: login.connection, method: identity.authMethod }, 'ssh client authenticated');
       return { kind: 'admit', admission: { granted: true, identity, login, connection } };

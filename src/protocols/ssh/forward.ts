@@ -19,6 +19,7 @@ export async function handleForward(
   reject: RejectConnection,
   info: TcpipRequestInfo,
   channel: number,
+  onClosed: () => void = () => {},
 ): Promise<void> {
   const target = await s.ready;
   if (!target || s.isEnded) return reject();
@@ -70,7 +71,7 @@ export async function handleForward(
   const local: ServerChannel | undefined = accept();
   if (!local) {
     remote.close();
-    return;
+    return onClosed();
   }
   let bytesIn = 0;
   let bytesOut = 0;
@@ -84,6 +85,7 @@ export async function handleForward(
   const done = () => {
     if (recorded) return;
     recorded = true;
+    onClosed();
     local.close();
     remote.close();
     const rec = s.rec;

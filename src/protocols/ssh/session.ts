@@ -54,6 +54,7 @@ export class SshSession {
   targetRoom: SocketRoom | undefined;
   private readonly policy: ConnectionPolicy;
   private channelSeq = 0;
+  private forwards = 0;
   private ended = false;
   private endReason = 'client_disconnected';
   private readonly reviewAbort = new AbortController();
@@ -72,7 +73,9 @@ export class SshSession {
       this.endReason = 'gateway_error';
       this.rec?.record('ssh.internal_error', { what, message: err.message }, { outcome: 'error' });
     });
-    client.on('session', (accept: AcceptConnection<Session>) => {
+    const caps = o.connection.channels;
+    client.on('session', (accept: AcceptConnection<Session>, reject: RejectConnection) => {
+      if (this.channels.size >= caps.sessions) return this.refuseChannel(reject, 'session', caps.sessions);
       const session = accept();
       if (!session) return;
       const channel = new SessionChannel(this, session, ++this.channelSeq);
@@ -83,12 +86,29 @@ export class SshSession {
       });
     });
     client.on('tcpip', (accept, reject: RejectConnection, info: TcpipRequestInfo) => {
-      this.guard(handleForward(this, accept, reject, info, ++this.channelSeq), 'port forward');
+      if (this.forwards >= caps.forwards) return this.refuseChannel(reject, 'direct-tcpip', caps.forwards);
+      this.forwards++;
+      let open = true;
+      const closed = () => {
+        if (open) this.forwards--;
+        open = false;
+      };
+      const refuse = () => {
+        closed();
+        reject();
+      };
+      this.guard(handleForward(this, accept, refuse, info, ++this.channelSeq, closed), 'port forward');
     });
     client.on('error', (err: Error) => o.ctx.log.debug({ err: err.message, client: o.clientAddress }, 'ssh client connection error'));
     client.on('close', () => this.finish(this.endReason));
     this.ready = this.open();
     this.guard(this.ready, 'target connection');
+  }
+
+  /** Over the connection's `channels` cap: refused (RESOURCE_SHORTAGE) and recorded. */
+  private refuseChannel(reject: RejectConnection, type: string, cap: number): void {
+    this.rec?.record('ssh.channel_refused', { type, reason: `at most ${cap} open ${type} channels per connection` }, { outcome: 'denied' });
+    reject();
   }
 
   get identity(): Identity {
