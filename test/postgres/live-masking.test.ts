@@ -152,6 +152,15 @@ describe('each row is masked by the description of its own result', () => {
     c.end();
   });
 
+  it('a rewritten row keeps its other bytes in a client_encoding other than UTF8', async () => {
+    const c = await agent();
+    await exchange(c, encodeQuery("SET client_encoding TO 'LATIN1'"));
+    const frames = await exchange(c, encodeQuery("SELECT chr(252) || ' ' || email FROM customers WHERE id = 1"));
+    const row = frames.find((f) => f.code === 0x44)!;
+    expect(decodeDataRow(row.body)[0]).toEqual(Buffer.concat([Buffer.from([0xfc]), Buffer.from(' [EMAIL]')]));
+    c.end();
+  });
+
   it('binary result formats are refused at Bind; the session goes on', async () => {
     const c = await agent();
     for (const sql of ['SELECT email::bytea FROM customers', 'SELECT array_agg(email) FROM customers', 'SELECT card::int8 FROM customers']) {

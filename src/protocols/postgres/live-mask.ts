@@ -80,9 +80,15 @@ export class LiveMask {
   private describedPortal: string | undefined;
   private copy: { columns: number } | 'refused' | undefined;
 
+  /**
+   * `charset` gives how row and COPY bytes are read now: 'utf8' in client_encoding UTF8, else 'latin1', one
+   * character per byte, so a rewritten value keeps every byte but the masked ones in any client encoding
+   * (all are ASCII supersets: the ASCII text detectors look for reads the same).
+   */
   constructor(
     private readonly masker: ValueMasker,
     private readonly counts: Record<string, number>,
+    private readonly charset: () => 'utf8' | 'latin1' = () => 'utf8',
   ) {}
 
   // ---- client → target ----
@@ -198,13 +204,14 @@ export class LiveMask {
     const values = decodeDataRow(f.body);
     if (columns === undefined || columns.length !== values.length) throw new LiveMaskRefusal('a row arrived that the gateway cannot match to its description');
     let changed = false;
+    const charset = this.charset();
     const masked = values.map((v, i) => {
       if (v === null) return null;
-      const text = v.toString('utf8');
+      const text = v.toString(charset);
       const m = this.masker.maskValue(columns[i].name, text, this.counts);
       if (m === text) return v;
       changed = true;
-      return m;
+      return Buffer.from(m, charset);
     });
     return changed ? encodeDataRow(masked) : out;
   }
@@ -234,9 +241,10 @@ export class LiveMask {
     const copy = this.copy;
     if (copy === 'refused') return undefined;
     if (copy === undefined) throw new LiveMaskRefusal('COPY data arrived outside a COPY');
-    const row = f.body.toString('utf8');
+    const charset = this.charset();
+    const row = f.body.toString(charset);
     const masked = maskCopyRow(row, copy.columns, this.masker, this.counts);
-    return masked === row ? out : encodeCopyDataOut(masked);
+    return masked === row ? out : encodeCopyDataOut(Buffer.from(masked, charset));
   }
 
   private fields(f: Frame, out: Buffer): Buffer {

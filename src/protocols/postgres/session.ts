@@ -115,7 +115,7 @@ export class PgSession {
     this.targetReader = new FrameReader(o.maxFrameBytes);
     this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
     this.toClientGate = new AckGate(o.client, o.target, o.rec, o.limits.ack !== 'async', (n) => (this.rec.bytesOut += n));
-    this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts) : undefined;
+    this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts, () => (this.encoding.name === 'UTF8' ? 'utf8' : 'latin1')) : undefined;
     for (const f of o.targetParameters) {
       const p = decodeParameterStatus(f.body);
       this.encoding.parameter(p.name, p.value);
