@@ -134,8 +134,11 @@ describe('superuser targets', () => {
   });
 
   it('a session that becomes a superuser (SET ROLE) ends', async () => {
-    const r = await run('climber', 'SET ROLE admin; SELECT 1');
+    const token = await gw.token('alice', ['dba']);
+    const r = await psql({ port: gw.pgPort, user: 'alice', password: token, database: 'climber' }, ['-At', '-v', 'ON_ERROR_STOP=0'], {
+      input: "SET ROLE admin;\nSELECT 'still here';\n",
+    });
     expect(r.stderr).toMatch(/Airlock: the session became a superuser/);
-    expect(r.stdout.trim()).not.toBe('1');
+    expect(r.stdout).not.toContain('still here');
   });
 });

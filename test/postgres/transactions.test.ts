@@ -99,6 +99,17 @@ describe('a denial inside a pipelined stream', () => {
     c.end();
   });
 
+  it('a multi-statement Query with a denied statement runs none of it (its implicit transaction), in or out of a block', async () => {
+    const c = await login();
+    c.socket.write(Buffer.concat([
+      encodeQuery('INSERT INTO ledger VALUES (1); DROP TABLE victim'),
+      encodeQuery('BEGIN'), encodeQuery('INSERT INTO ledger VALUES (2); COMMIT; DROP TABLE victim'), encodeQuery('COMMIT'),
+    ]));
+    expect(await answers(c, 4)).toEqual(['E 42501', 'Z I', 'C BEGIN', 'Z T', 'E 42501', 'Z E', 'C ROLLBACK', 'Z I']);
+    expect(await ledger()).toBe('');
+    c.end();
+  });
+
   it('ROLLBACK TO SAVEPOINT recovers from a denial as from any error (psql)', async () => {
     const token = await gw.token('alice', ['dba']);
     const script = [
