@@ -440,6 +440,28 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
     }
   });
 
+  it('an admin ends a live session from its page: psql is disconnected, the end reason names the admin', async () => {
+    const page = await signedIn('root', ['platform']);
+    const client = new pgClient.Client({ host: '127.0.0.1', port: gw.pgPort, user: 'bob', password: await gw.token('bob', ['dba']), database: 'app' });
+    const clientError = new Promise<Error>((resolve) => client.on('error', resolve));
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      const id = await waitFor(async () => (await gw.gw.store.listSessions({ user: 'bob', open: true }))[0]?.id);
+      page.once('dialog', (d) => void d.accept('suspicious activity'));
+      await page.goto(`${api}/sessions/${id}`);
+      await page.waitForSelector('#live-badge');
+      await page.click('#terminate');
+      await page.waitForSelector('#live-badge', { state: 'detached', timeout: 15_000 });
+      expect((await clientError).message).toContain('Airlock: the session was terminated by root: suspicious activity');
+      await poll(() => page.locator('.facts').innerText()).toContain('terminated by root: suspicious activity');
+      expect((await gw.gw.store.listAudit({ target: id })).some((a) => a.action === 'session.terminate' && a.subject === 'root')).toBe(true);
+    } finally {
+      await client.end().catch(() => {});
+      await page.context().close();
+    }
+  });
+
   it('admins manage tokens: issue (the secret shown once, and it works), list, revoke', async () => {
     const page = await signedIn('root', ['platform']);
     try {

@@ -9,6 +9,8 @@ const NEEDS = {
   audit: ['auditor', 'admin'],
   review: ['approver', 'admin'],
   tokens: ['admin'],
+  /** End a live session. */
+  terminate: ['admin'],
 } as const;
 
 export function can(me: Me, what: keyof typeof NEEDS): boolean {

@@ -109,6 +109,7 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
           <div class="actions">
             <Seal v={verify} error={verifyError} live={live} />
             {can(me, 'audit') && <a class="button" id="export" href={`/api/sessions/${encodeURIComponent(id)}/export`} download>Export evidence</a>}
+            {live && can(me, 'terminate') && <Terminate id={id} />}
           </div>
         </div>
         <dl class="facts">
@@ -142,6 +143,28 @@ export function SessionPage({ me, id, params }: { me: Me; id: string; params: UR
 }
 
 /** The player (and xterm.js, most of the console's code) loads only when a replay is opened. */
+/** Ends a live session (admins): the gateway holding it ends it within seconds; the live tail then shows the end. */
+function Terminate({ id }: { id: string }) {
+  const [state, setState] = useState<'idle' | 'asked' | string>('idle');
+  const ask = async () => {
+    const reason = window.prompt('End this session now? Its user is disconnected. Reason (recorded):', '');
+    if (reason === null) return;
+    setState('asked');
+    try {
+      await api(`/api/sessions/${encodeURIComponent(id)}/terminate`, { method: 'POST', body: reason.trim() ? { reason: reason.trim() } : {} });
+    } catch (err) {
+      setState((err as Error).message);
+    }
+  };
+  if (state === 'asked') return <span class="badge warn" id="terminating">ending…</span>;
+  return (
+    <>
+      <button type="button" class="button deny" id="terminate" onClick={() => void ask()}>End session</button>
+      {state !== 'idle' && <span class="error">{state}</span>}
+    </>
+  );
+}
+
 function LazyReplay(props: { rec: Recording; live: boolean; startAt?: number }) {
   const [mod, setMod] = useState<typeof import('../components/replay.tsx')>();
   const [error, setError] = useState('');
