@@ -221,11 +221,14 @@ export class Recorder {
     return done;
   }
 
-  /** Writes what is queued now if a batch can go to the store now (durable() waiters are waiting for it). */
+  /**
+   * Writes what is queued now unless a batch is being written (durable() waiters are waiting for it). While one
+   * is, what is queued meanwhile waits for it and goes as the next batch the moment it commits: with many
+   * sessions waiting, each commit carries all of them (a second batch in flight would carry only a few).
+   */
   private hurry(): void {
-    if (this.queue.length === 0 || this.failures > 0 || this.fatal) return;
-    if (this.inflight.length === 0) this.kick();
-    else if (this.inflight.length < this.maxInflight) this.writeBatch().catch(() => {});
+    if (this.queue.length === 0 || this.failures > 0 || this.fatal || this.inflight.length > 0) return;
+    this.kick();
   }
 
   private settleDurable(): void {
