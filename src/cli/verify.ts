@@ -56,7 +56,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       if (!cpFile) io.out('no published checkpoint to compare with: run `airlock checkpoint` and keep a copy off this host');
       const cons = r.consistency;
       if (cons) io.out(`Merkle consistency proof (${cons.proof.length} hashes) from the published tree of ${cons.fromSize} entries to the current ${cons.toSize}: ${cons.verified ? 'verified' : 'FAILS'}`);
-      for (const id of r.open) io.out(`open    ${id}: chain checked, not sealed yet`);
+      for (const id of r.open) io.out(`open    ${id}: not sealed yet, so not verified (its opening is checked; its events can be checked only once it is sealed)`);
       printBreaks(r.breaks, io);
     }
     return r.breaks.length ? 1 : 0;

@@ -1,7 +1,7 @@
 import type { LedgerEntry, SessionRecord } from '../store/types.ts';
 import { GENESIS, canonical, eventHash, sealMessage, type ChainedFields } from './chain.ts';
 import type { PublicKeyInfo } from './keys.ts';
-import { checkSigned } from './signatures.ts';
+import { checkSigned, openingMessage } from './signatures.ts';
 
 /** One thing wrong with the record. `seq` is the event's seq within the session; `ledgerSeq` the ledger entry's. */
 export interface Break {
@@ -180,6 +180,30 @@ export function sealSignatureProblem(keys: readonly PublicKeyInfo[], sessionId: 
   return checkSigned(keys, d.keyId, e.time, sealMessage(sessionId, seal.eventCount, seal.finalHash), d.signature);
 }
 
+/**
+ * What is wrong with a session's opening signature (Recorder.open), or null when the gateway's key signed it:
+ * `start` is the session's first event.
+ */
+export function openingProblem(keys: readonly PublicKeyInfo[], sessionId: string, start: ChainEvent | undefined): string | null {
+  if (!start || start.seq !== 0 || start.type !== 'session.start') return 'no session.start event';
+  const { opening, ...facts } = start.data as Record<string, unknown>;
+  const o = (opening && typeof opening === 'object' ? opening : {}) as Record<string, unknown>;
+  if (opening === undefined) return 'session.start carries no opening signature';
+  return checkSigned(keys, o.keyId, start.time, openingMessage(sessionId, canonical(facts)), o.signature);
+}
+
+/**
+ * An open session counts only if the gateway's key signed its opening; a closed one is vouched for by its seal,
+ * and sessions recorded before openings were signed have none, but one that has an opening must have a valid one.
+ */
+export function checkOpening(s: SessionFields & { readonly startedAt: number }, chain: ChainChecker, keys: readonly PublicKeyInfo[], report: Report): void {
+  const problem = openingProblem(keys, s.id, chain.first);
+  const present = (chain.first?.data as Record<string, unknown> | undefined)?.opening !== undefined;
+  if (problem && (s.endedAt === null || present)) {
+    report({ sessionId: s.id, seq: 0, what: `${s.endedAt === null ? 'open ' : ''}session not opened by the gateway (${problem}): rows written into the store by someone else, or left open by an older version` });
+  }
+}
+
 /** The session record agrees with its session.start event (who, where from) and, once ended, with its session.end. */
 export function checkSessionRecord(s: SessionFields, chain: ChainChecker, report: Report): void {
   const start = chain.first;
@@ -193,6 +217,10 @@ export function checkSessionRecord(s: SessionFields, chain: ChainChecker, report
     if (canonical(s[f] ?? null) !== canonical(d[f] ?? null)) {
       report({ sessionId: s.id, seq: 0, what: `session record's ${f} (${canonical(s[f])}) differs from its session.start event (${canonical(d[f])})` });
     }
+  }
+  const startedAt = 'startedAt' in s ? s.startedAt : undefined; // a bundle's session fields do not carry it
+  if (d.startedAt !== undefined && startedAt !== undefined && d.startedAt !== startedAt) {
+    report({ sessionId: s.id, seq: 0, what: `session record's startedAt (${String(startedAt)}) differs from its session.start event (${String(d.startedAt)})` });
   }
   if (s.endedAt === null) return;
   const end = chain.last;

@@ -7,6 +7,8 @@ import type { LedgerEntry, SessionRecord, StoredEvent, Store } from '../store/ty
 import { isPermanentStoreError } from '../store/errors.ts';
 import { GENESIS, canonical, eventHash, eventHashOfCanonicalData, ledgerHash, sealMessage } from './chain.ts';
 import type { KeyRing } from './keys.ts';
+import { openingProblem } from './chain-check.ts';
+import { openingMessage } from './signatures.ts';
 
 export interface SessionInfo {
   readonly protocol: string;
@@ -179,7 +181,7 @@ export class Recorder {
       throw new AirlockError(ErrorCodes.store, 'recording store unavailable; new sessions are refused', { cause: err, expose: true });
     }
     const session = new SessionRecorder(this, record);
-    session.record('session.start', {
+    const start = {
       protocol: record.protocol,
       connection: record.connection,
       subject: record.subject,
@@ -189,7 +191,10 @@ export class Recorder {
       credentialId: record.credentialId,
       clientAddress: record.clientAddress,
       application: record.application,
-    });
+      startedAt: record.startedAt,
+    };
+    const opening = { keyId: this.keys.current.keyId, signature: this.keys.sign(openingMessage(record.id, canonical(start))) };
+    session.record('session.start', { ...start, opening });
     return session;
   }
 
@@ -376,8 +381,8 @@ export class Recorder {
 
   /**
    * Seals the open sessions whose recording instance is gone (`ownerGone`, from the instance leases: a crash or
-   * kill -9 left them open), with end reason `interrupted`. Sessions a live gateway records are never touched.
-   * Returns how many were sealed.
+   * kill -9 left them open), with end reason `interrupted`. Sessions a live gateway records are never touched, nor
+   * sessions whose opening this gateway's keys did not sign. Returns how many were sealed.
    */
   async recoverInterrupted(ownerGone: (instanceId: string | null) => boolean): Promise<number> {
     let count = 0;
@@ -385,9 +390,19 @@ export class Recorder {
       if (!ownerGone(owner.instanceId)) continue;
       const s = await this.store.getSession(owner.sessionId);
       if (!s || s.endedAt !== null) continue;
-      count++;
+      let first: StoredEvent | undefined;
       let last: StoredEvent | undefined;
-      for await (const e of this.store.readEvents(s.id)) last = e;
+      for await (const e of this.store.readEvents(s.id)) {
+        first ??= e;
+        last = e;
+      }
+      const forged = openingProblem(this.keys.keys, s.id, first);
+      if (forged) {
+        // Not a session this gateway opened (rows written into the store by someone else): never sealed with its key.
+        this.log.error({ session: s.id, problem: forged }, 'open session without a valid opening signature left unsealed');
+        continue;
+      }
+      count++;
       const endedAt = preciseNow();
       const seq = last ? last.seq + 1 : 0;
       const data = { reason: 'interrupted', bytesIn: s.bytesIn, bytesOut: s.bytesOut };

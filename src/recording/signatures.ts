@@ -20,6 +20,14 @@ export function tombstoneMessage(sessionId: string, sealHash: string, purgedAt: 
   return Buffer.from(`airlock-tombstone-v1\n${sessionId}\n${sealHash}\n${purgedAt}\n${policy}`);
 }
 
+/**
+ * A session's opening: its session.start facts (everything but the signature itself), signed by the gateway that
+ * opened it, so a session row and chain written into the store by anyone else never pass for one the gateway wrote.
+ */
+export function openingMessage(sessionId: string, startFacts: string): Buffer {
+  return Buffer.from(`airlock-open-v1\n${sessionId}\n${startFacts}`);
+}
+
 /** An evidence bundle's trailer signs the SHA-256 (hex) of every byte before the trailer line. */
 export function bundleMessage(sha256Hex: string): Buffer {
   return Buffer.from(`airlock-bundle-v1\n${sha256Hex}`);

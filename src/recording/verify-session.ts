@@ -1,6 +1,6 @@
 import type { LedgerEntry, Store } from '../store/types.ts';
 import { ledgerHash } from './chain.ts';
-import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, sealOf, sealSignatureProblem, type Break } from './chain-check.ts';
+import { ChainChecker, checkAgainstSeal, checkOpening, checkSessionRecord, compareBreaks, sealOf, sealSignatureProblem, type Break } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
 import { verifyInclusion } from './merkle.ts';
 import { inclusionProof, ledgerLeaf, merkleRoot } from './merkle-index.ts';
@@ -57,6 +57,7 @@ export async function verifySession(store: Store, keys: readonly PublicKeyInfo[]
   }
   chain.finish();
   checkSessionRecord(session, chain, report);
+  checkOpening(session, chain, keys, report);
 
   // Looked up after the events: the recorder ends the session record just before it appends the seal.
   const seal = await store.findSeal(id);

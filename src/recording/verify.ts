@@ -1,5 +1,5 @@
 import type { SessionRecord, Store } from '../store/types.ts';
-import { ChainChecker, checkAgainstSeal, checkSessionRecord, compareBreaks, type Break } from './chain-check.ts';
+import { ChainChecker, checkAgainstSeal, checkOpening, checkSessionRecord, compareBreaks, type Break } from './chain-check.ts';
 import type { PublicKeyInfo } from './keys.ts';
 import { LedgerChecker, checkCheckpoint, treeHead, type Checkpoint } from './ledger-check.ts';
 import { verifyConsistency } from './merkle.ts';
@@ -98,6 +98,7 @@ export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], 
     chain.finish();
     events += chain.present;
     checkSessionRecord(s, chain, report);
+    checkOpening(s, chain, keys, report);
     const seal = ledger.seals.get(s.id);
     if (s.endedAt === null) {
       open.push(s.id);
