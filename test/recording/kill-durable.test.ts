@@ -37,7 +37,7 @@ async function gatewayProcess(name: string, ack: 'durable' | 'async'): Promise<{
     dataDir,
     listen: { postgres: `127.0.0.1:${port}` },
     recording: { ack },
-    connections: { app: { type: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, password: server.password, allow: ['dba'] } },
+    connections: { app: { type: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, password: server.password, allow: ['dba'], allowSuperuser: true } },
   };
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
   const issued = await runCli(['tokens', 'issue', '--subject', 'alice', '--groups', 'dba', '--ttl', '1h', '--config', configFile]);

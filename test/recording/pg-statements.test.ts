@@ -89,7 +89,7 @@ describe('a statement name stands for the text the target accepted', () => {
       ]));
     }, 3);
     const run = statements(events);
-    expect(run).toEqual([{ text: 'SELECT email FROM people', results: [expect.objectContaining({ tag: 'SELECT 1', sample: [['[EMAIL]']] })] }]);
+    expect(run).toEqual([{ text: 'SELECT email FROM people', results: [expect.objectContaining({ tag: 'SELECT 1', rows: 1 })] }]);
   });
 
   it('a Close takes the name away once the target has done it; a Parse in the same batch counts at once', async () => {
