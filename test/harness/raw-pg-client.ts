@@ -34,7 +34,8 @@ export class RawPgClient {
     this.closed = new Promise((r) => socket.on('close', () => r()));
   }
 
-  static async login(port: number, user: string, database: string, password: string): Promise<RawPgClient> {
+  /** Logs in with a cleartext password; `startup` (when given) receives every frame after the password up to ReadyForQuery. */
+  static async login(port: number, user: string, database: string, password: string, startup?: Frame[]): Promise<RawPgClient> {
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
@@ -43,9 +44,12 @@ export class RawPgClient {
     socket.write(encodeStartup({ user, database }));
     await c.until('R');
     socket.write(encodePassword(password));
-    const ready = await c.until('Z', 'E');
-    if (ready.code === 0x45) throw new Error(decodeErrorFields(ready.body).M);
-    return c;
+    for (;;) {
+      const f = await c.next();
+      startup?.push(f);
+      if (f.code === 0x45) throw new Error(decodeErrorFields(f.body).M);
+      if (f.code === 0x5a) return c;
+    }
   }
 
   next(): Promise<Frame> {

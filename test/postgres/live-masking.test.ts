@@ -202,6 +202,21 @@ describe('text outside rows', () => {
   });
 });
 
+describe('at startup', () => {
+  it("a setting the target reports at startup (a role's default application_name) is masked", async () => {
+    await server.sql(`ALTER ROLE ${server.superuser} SET application_name = '${EMAIL}'`);
+    try {
+      const startup: Frame[] = [];
+      const c = await RawPgClient.login(gw.pgPort, 'bot', 'app', await gw.token('bot', ['agents'], { service: true }), startup);
+      expect(startup.some((f) => f.code === 0x53 && f.bytes.includes(Buffer.from('application_name')))).toBe(true);
+      expectNoSecret(startup);
+      c.end();
+    } finally {
+      await server.sql(`ALTER ROLE ${server.superuser} RESET application_name`);
+    }
+  });
+});
+
 describe('what is stored', () => {
   it('binary results and parameters are stored decoded and masked, never as raw bytes', async () => {
     const c = await RawPgClient.login(gw.pgPort, 'alice', 'app', await gw.token('alice', ['dba']));

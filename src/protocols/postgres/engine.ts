@@ -5,6 +5,7 @@ import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
+import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { isLoopback, peerAddress } from '../common/net.ts';
@@ -18,6 +19,7 @@ import { StartupReader, type StartupPacket } from './codec/startup.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import { fatalFor } from './errors.ts';
 import { HandshakeReader } from './handshake-reader.ts';
+import { LiveMask } from './live-mask.ts';
 import { PgSession } from './session.ts';
 import { settingStatement, startupSettings } from './startup-settings.ts';
 import { StartupOptionError } from './startup-options.ts';
@@ -149,10 +151,15 @@ export class PostgresEngine implements ProtocolEngine {
       targetHost: connection.host, targetPort: connection.port,
       targetPid: target.backendKey?.pid ?? 0, targetSecret: target.backendKey?.secret ?? 0, sessionId: rec.id,
     });
-    const hello = [encodeAuthenticationOk(), ...target.parameterFrames.map((f) => f.bytes), ...target.noticeFrames.map((f) => f.bytes), encodeBackendKeyData(key.pid, key.secret), target.readyFrame.bytes];
+    const sessionKey = randomBytes(32);
+    const liveMasker = this.ctx.policies.get(database).liveMasker(identity, sessionKey);
+    // Settings and notices at startup can carry data too (a role's default application_name set from a value).
+    const live = liveMasker?.active ? new LiveMask(liveMasker, {}) : undefined;
+    const shown = (f: Frame): Buffer => (live ? (live.frame(f, f.bytes) ?? Buffer.alloc(0)) : f.bytes);
+    const hello = [encodeAuthenticationOk(), ...target.parameterFrames.map(shown), ...target.noticeFrames.map(shown), encodeBackendKeyData(key.pid, key.secret), target.readyFrame.bytes];
     socket.write(Buffer.concat(hello));
     const clientRemainder = reader.detach();
-    this.startSession(socket, target, identity, database, rec, clientRemainder, key.pid);
+    this.startSession(socket, target, identity, database, rec, clientRemainder, key.pid, sessionKey, liveMasker);
   }
 
   /**
@@ -208,15 +215,17 @@ export class PostgresEngine implements ProtocolEngine {
     return true;
   }
 
-  private startSession(socket: Socket, target: TargetSession, identity: Identity, connectionName: string, rec: SessionRecorder, clientRemainder: Buffer, cancelPid: number): void {
+  private startSession(
+    socket: Socket, target: TargetSession, identity: Identity, connectionName: string, rec: SessionRecorder, clientRemainder: Buffer, cancelPid: number,
+    sessionKey: Buffer, liveMask: ValueMasker | undefined,
+  ): void {
     const compiled = this.ctx.policies.get(connectionName);
-    const sessionKey = randomBytes(32);
     const connection = this.ctx.connection(connectionName);
     const session = new PgSession({
       client: socket, target: target.socket, identity, connection: connectionName, rec,
       policy: compiled.policy,
       storedMask: compiled.storedMasker(sessionKey),
-      liveMask: compiled.liveMasker(identity, sessionKey),
+      liveMask,
       reviews: this.ctx.reviews,
       limits: connection?.recording ?? this.ctx.config.recording,
       maxFrameBytes: this.ctx.config.limits.maxFrameBytes,
