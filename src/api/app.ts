@@ -54,7 +54,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const identity = await ctx.authenticator.authenticate(credential, { protocol: 'http', clientAddress: req.ip });
     const roles = rolesOf(identity, ctx.config.identity.roles);
     if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
-    req.caller = { identity, roles };
+    const context = { protocol: 'http', clientAddress: req.ip };
+    req.caller = { identity, roles, stillValid: () => ctx.authenticator.authenticate(credential, context).then(() => true, () => false) };
   });
 
   app.setErrorHandler((err, req, reply) => {

@@ -33,6 +33,8 @@ export interface ApiContext {
 export interface Caller {
   readonly identity: Identity;
   readonly roles: ReadonlySet<Role>;
+  /** Whether the credential the caller presented is still valid (not revoked, expired or locked); for long streams. */
+  readonly stillValid: () => Promise<boolean>;
 }
 
 declare module 'fastify' {

@@ -53,7 +53,7 @@ export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
       },
       async (req, reply) => {
         const caller = req.caller!;
-        const stream = startSse(app, reply);
+        const stream = startSse(app, reply, req.caller!.stillValid);
         /** Last state sent per review, so a change seen both pushed and polled is sent once. */
         const sent = new Map<string, string>();
         const push = (r: ReviewRecord) => {

@@ -39,7 +39,7 @@ export function sessionLiveRoutes(ctx: ApiContext): FastifyPluginAsync {
         await visibleSession(ctx, caller, id);
         await ctx.store.appendAudit({ time: Date.now(), subject: caller.identity.subject, action: 'session.view', target: id, detail: { from, via: 'live' } });
 
-        const stream = startSse(app, reply);
+        const stream = startSse(app, reply, req.caller!.stillValid);
         let next = from;
         let ended = false;
         /** Pushes that arrived while the store was being read. */

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 const HEARTBEAT_MS = 15_000;
+/** How often a stream's credential is checked again: a revoked or locked caller stops receiving within seconds. */
+const RECHECK_MS = 2_000;
 /** A client this far behind is dropped; it reconnects with Last-Event-ID and resumes from the store. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
@@ -30,8 +32,12 @@ export function closeStreamsOnShutdown(app: FastifyInstance): void {
   });
 }
 
-/** Takes over the reply and starts an event stream; auth and validation have already run. */
-export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
+/**
+ * Takes over the reply and starts an event stream; auth and validation have already run. `stillValid` is asked
+ * every RECHECK_MS whether the caller's credential still holds; the stream ends when it does not (the client's
+ * reconnection then gets the 401).
+ */
+export function startSse(app: FastifyInstance, reply: FastifyReply, stillValid?: () => Promise<boolean>): SseStream {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -47,6 +53,10 @@ export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
   let closed = false;
   const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
+  const recheck = stillValid
+    ? setInterval(() => void stillValid().then((ok) => ok || stream.close(), () => stream.close()), RECHECK_MS)
+    : undefined;
+  recheck?.unref();
   const stream: SseStream = {
     get closed() {
       return closed;
@@ -62,6 +72,7 @@ export function startSse(app: FastifyInstance, reply: FastifyReply): SseStream {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      clearInterval(recheck);
       registry.delete(stream);
       res.end();
       for (const fn of closers.splice(0)) fn();

@@ -61,6 +61,19 @@ describe('web session from a pasted token', () => {
     expect((await apiCall(`${api}/api/me`, { bearer: s.sessionToken })).status).toBe(401);
   });
 
+  it('its open event streams end when the token it came from is revoked', async () => {
+    const parent = await gw.token('alice', ['dba']);
+    const s = await exchange(parent);
+    const res = await fetch(`${api}/api/reviews/live`, { headers: { cookie: s.cookie } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await gw.gw.tokens.revoke((await gw.gw.store.listTokens()).find((t) => parent.includes(t.id))!.id);
+    const started = Date.now();
+    for (let r = await reader.read(); !r.done; r = await reader.read());
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('cannot be exchanged again', async () => {
     const s = await exchange(await gw.token('alice', ['dba']));
     const again = await exchange(s.sessionToken);
