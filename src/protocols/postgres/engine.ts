@@ -72,6 +72,8 @@ export class PostgresEngine implements ProtocolEngine {
     this.accept(socket, current, preAuth).catch((err) => {
       this.ctx.log.info({ client: peerAddress(socket), err: clientMessage(err, (err as Error).message) }, 'postgres connection refused');
       if (!current.socket.destroyed) current.socket.end(fatalFor(err));
+      // Read no more of what it still sends (an oversized message, refused from its header).
+      socket.pause();
       destroySoon(current.socket);
     });
   }

@@ -60,6 +60,8 @@ export class HandshakeReader<T> {
   }
 
   private feed(chunk: Buffer): void {
+    // After a failure nothing more is kept: a client refused for an oversized message may still be sending it.
+    if (this.failure) return;
     this.reader.push(chunk);
     const w = this.waiter;
     if (!w) return;
