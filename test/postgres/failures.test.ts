@@ -5,7 +5,7 @@ import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startGateway, pgConnection, type TestGateway } from '../harness/gateway.ts';
 import { RawPgClient } from '../harness/raw-pg-client.ts';
 import { freePort } from '../harness/ports.ts';
-import { encodeAuthenticationOk, encodeBackendKeyData, encodeReadyForQuery, decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
+import { encodeAuthenticationOk, encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery, decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
 import { encodeQuery } from '../../src/protocols/postgres/codec/frontend.ts';
 import type { StoredEvent } from '../../src/store/types.ts';
 
@@ -23,7 +23,8 @@ beforeAll(async () => {
     s.on('data', () => {
       if (!started) {
         started = true;
-        s.write(Buffer.concat([encodeAuthenticationOk(), encodeBackendKeyData(1, 2), encodeReadyForQuery('I')]));
+        // is_superuser as every PostgreSQL reports it (a target that does not is refused).
+        s.write(Buffer.concat([encodeAuthenticationOk(), encodeParameterStatus('is_superuser', 'off'), encodeBackendKeyData(1, 2), encodeReadyForQuery('I')]));
       } else {
         s.write(Buffer.from([0x44, 0x00, 0x00, 0x00, 0x02])); // DataRow with length 2 (< 4): malformed
       }
