@@ -183,6 +183,51 @@ describe('each row is masked by the description of its own result', () => {
   });
 });
 
+describe('other ways rows come back', () => {
+  it('a portal executed in parts is masked in every part', async () => {
+    const c = await agent();
+    const frames = await exchange(
+      c,
+      Buffer.concat([
+        encodeQuery('BEGIN'), encodeParse('', 'SELECT email, card FROM customers ORDER BY id'), encodeBind('p', '', []), encodeDescribe('P', 'p'),
+        encodeExecute('p', 1), encodeExecute('p', 1), encodeParse('', 'SELECT 1'), encodeExecute('p', 1), encodeSync(), encodeQuery('COMMIT'),
+      ]),
+      3,
+    );
+    expectNoSecret(frames);
+    expect(rows(frames)).toEqual([['[EMAIL]', '[CREDIT_CARD]'], ['x', '[CREDIT_CARD]']]);
+    c.end();
+  });
+
+  it('COPY TO STDOUT through the extended protocol is masked', async () => {
+    const c = await agent();
+    const frames = await exchange(c, Buffer.concat([encodeParse('', 'COPY customers TO STDOUT (FORMAT csv)'), encodeBind('', '', []), encodeExecute('', 0), encodeSync()]));
+    expectNoSecret(frames);
+    expect(frames.filter((f) => f.code === 0x64).length).toBe(2);
+    c.end();
+  });
+
+  it('a fast-path function call is refused, so no FunctionCallResponse comes back', async () => {
+    const c = await agent();
+    // 'F': Int32 function OID (length(text) = 1257), Int16 0 argument formats, Int16 1 argument, Int32 len + bytes, Int16 result format
+    const arg = Buffer.from(EMAIL);
+    const body = Buffer.alloc(4 + 2 + 2 + 4 + arg.length + 2);
+    body.writeInt32BE(1257, 0);
+    body.writeInt16BE(0, 4);
+    body.writeInt16BE(1, 6);
+    body.writeInt32BE(arg.length, 8);
+    arg.copy(body, 12);
+    body.writeInt16BE(0, 12 + arg.length);
+    const header = Buffer.alloc(5);
+    header[0] = 0x46;
+    header.writeInt32BE(4 + body.length, 1);
+    const frames = await exchange(c, Buffer.concat([header, body]));
+    expect(frames.some((f) => f.code === 0x56)).toBe(false);
+    expect(errors(frames)[0]?.M).toMatch(/fast-path/);
+    c.end();
+  });
+});
+
 describe('text outside rows', () => {
   it.each([
     ['an error that quotes a value', 'SELECT email::int FROM customers'],
