@@ -53,6 +53,8 @@ describe('rules name effects, not syntax', () => {
     [['file_read'], "SELECT * FROM pg_ls_dir('.')"],
     [['file_write', 'large_object'], "SELECT lo_export(1234, '/tmp/x.so')"],
     [['load'], "LOAD '/tmp/x.so'"],
+    [['load'], "CREATE FUNCTION f() RETURNS int LANGUAGE c AS '/tmp/x.so', 'f'"],
+    [['load'], 'CREATE EXTENSION dblink'],
     [['server_admin'], 'SELECT pg_reload_conf()'],
     [['server_admin'], 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity'],
     [['remote'], "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'x')"],

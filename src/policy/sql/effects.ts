@@ -9,7 +9,7 @@
  * (ALTER COLUMN … TYPE … USING).
  */
 import type { StatementKind } from './kinds.ts';
-import { defElems, obj, relationName, type Node } from './tree.ts';
+import { defElemString, defElems, obj, relationName, type Node } from './tree.ts';
 
 /** Effects of server functions and of some statements, named in rules like statement kinds. */
 export const EFFECT_NAMES = ['file_read', 'file_write', 'large_object', 'remote', 'server_admin'] as const;
@@ -55,6 +55,11 @@ function effectKinds(type: string, body: Node): Effect[] {
   switch (type) {
     case 'TruncateStmt':
       return ['delete'];
+    // Code loaded into the server: a C function's library, an extension's scripts and libraries.
+    case 'CreateFunctionStmt':
+      return (defElemString(body.options, 'language') ?? '').toLowerCase() === 'c' ? ['load'] : [];
+    case 'CreateExtensionStmt':
+      return ['load'];
     case 'CreateRoleStmt':
     case 'AlterRoleStmt':
       return defElems(body.options).some(grantsPrivilege) ? ['grant'] : [];
