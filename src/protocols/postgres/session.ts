@@ -317,14 +317,17 @@ export class PgSession {
     const read = this.statementText(f, decodeQueryBytes(f.body));
     if (!read) return;
     if ('code' in read) return this.denySimple(read.text, read);
-    const { text } = read;
-    this.decide(text, (decision) => {
-      if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
-      if (decision.action === 'deny') return this.denySimple(text, decision);
-      this.hold(text, decision, (approved, why) => {
-        if (approved) this.forwardQuery(text, f.bytes);
-        else this.denySimple(text, { rule: decision.rule, reason: why });
-      });
+    const decision = this.decide(read.text);
+    if (decision instanceof Promise) return this.afterClassifying(decision, (d) => this.queryDecided(f, read.text, d));
+    this.queryDecided(f, read.text, decision);
+  }
+
+  private queryDecided(f: Frame, text: string, decision: Decision & { code?: string }): void {
+    if (decision.action === 'allow') return this.forwardQuery(text, f.bytes);
+    if (decision.action === 'deny') return this.denySimple(text, decision);
+    this.hold(text, decision, (approved, why) => {
+      if (approved) this.forwardQuery(text, f.bytes);
+      else this.denySimple(text, { rule: decision.rule, reason: why });
     });
   }
 
@@ -367,13 +370,17 @@ export class PgSession {
     if (!read) return;
     if ('code' in read) return this.denyExtended(this.denialError(read), read);
     const p = { name: raw.name, text: read.text };
-    this.decide(p.text, (decision) => {
-      if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
-      if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
-      this.hold(p.text, decision, (approved, why) => {
-        if (approved) this.forwardParse(p, f.bytes);
-        else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
-      });
+    const decision = this.decide(p.text);
+    if (decision instanceof Promise) return this.afterClassifying(decision, (d) => this.parseDecided(f, p, d));
+    this.parseDecided(f, p, decision);
+  }
+
+  private parseDecided(f: Frame, p: { name: string; text: string }, decision: Decision & { code?: string }): void {
+    if (decision.action === 'allow') return this.forwardParse(p, f.bytes);
+    if (decision.action === 'deny') return this.denyExtended(this.denialError(decision), { text: p.text, ...decision });
+    this.hold(p.text, decision, (approved, why) => {
+      if (approved) this.forwardParse(p, f.bytes);
+      else this.denyExtended(this.denialError({ rule: decision.rule, reason: why }), { text: p.text, rule: decision.rule, reason: why });
     });
   }
 
@@ -448,17 +455,17 @@ export class PgSession {
     this.drainClient();
   }
 
-  /**
-   * Decides on `text` now, or, for a text the policy classifies in a worker (see parser-pool.ts), once that is done,
-   * with the client's stream held meanwhile so later statements keep their order. Other sessions go on.
-   */
-  private decide(text: string, then: (d: Decision & { code?: string }) => void): void {
+  /** The decision on `text`; a promise of it for a text the policy classifies out of process (see parser-pool.ts). */
+  private decide(text: string): (Decision & { code?: string }) | Promise<Decision> {
     if (!this.rec.healthy) {
-      return then({ action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: STORE_DOWN });
+      return { action: 'deny', rule: 'recording', reason: 'the recording store is unavailable, so statements are refused until it recovers', code: STORE_DOWN };
     }
     const command = { protocol: 'postgres', kind: 'query', text } as const;
-    const later = this.o.policy.decideLater?.(command, this.o.identity);
-    if (!later) return then(this.o.policy.decide(command, this.o.identity));
+    return this.o.policy.decideLater?.(command, this.o.identity) ?? this.o.policy.decide(command, this.o.identity);
+  }
+
+  /** Holds the client's stream (later statements keep their order) until a classification out of process is done; other sessions go on. */
+  private afterClassifying(later: Promise<Decision>, then: (d: Decision) => void): void {
     this.holding = true;
     this.client.pause();
     void later.then((d) => {
