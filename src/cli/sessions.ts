@@ -103,6 +103,8 @@ export function describeEvent(e: StoredEvent, start: number): string[] {
       return [`${at}   ✗ ${String(d.severity)} ${String(d.code)}: ${String(d.message)}`];
     case 'policy.deny':
       return [`${at} #${e.seq} DENIED by ${String(d.rule)}: ${String(d.text)}`];
+    case 'ssh.startup_file':
+      return [`${at} #${e.seq} STARTUP FILE WRITTEN (${String(d.op)} via ${String(d.via)}): ${String(d.path)}`];
     default:
       return [`${at} ${e.type} ${JSON.stringify(d)}`];
   }

@@ -4,6 +4,8 @@ import { flushed, pump } from './pump.ts';
 import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
 import type { SshSession } from './session.ts';
+import { decideScp, parseScp } from './scp-exec.ts';
+import { PathResolver } from './sftp-paths.ts';
 import { SftpRelay } from './sftp-relay.ts';
 import { ShellInput } from './shell-input.ts';
 import { StreamLog } from './stream-log.ts';
@@ -88,7 +90,9 @@ export class SessionChannel {
     const ch = accept();
     if (!ch) return;
     this.started = true;
-    this.s.guard(this.start(kind, ch, command), `${kind} channel`);
+    // `sftp -s /usr/lib/openssh/sftp-server` runs the SFTP server as a command: it gets the SFTP relay.
+    const sftpServer = kind === 'exec' && /^\s*(\S*\/)?sftp-server(\s|$)/.test(command);
+    this.s.guard(this.start(sftpServer ? 'sftp' : kind, ch, command), `${kind} channel`);
   }
 
   private async start(kind: Kind, ch: ServerChannel, command: string): Promise<void> {
@@ -111,7 +115,13 @@ export class SessionChannel {
     const rec = this.s.rec;
     if (kind === 'exec') {
       const masked = this.s.mask(command);
-      const auth = await this.s.authorize('exec', command);
+      const scp = parseScp(command);
+      let scpRefusal: string | undefined;
+      if (scp) {
+        const paths = new PathResolver(target.client);
+        scpRefusal = await decideScp(this.s, scp, paths, this.id).finally(() => paths.close());
+      }
+      const auth = scpRefusal ? { ok: false as const, reason: scpRefusal } : await this.s.authorize('exec', command);
       if (this.finished) return;
       rec?.record('ssh.exec', { channel: this.id, command: masked, pty: this.pty !== undefined }, { searchText: masked, outcome: auth.ok ? auth.outcome : 'denied' });
       if (!auth.ok) {
@@ -209,7 +219,7 @@ export class SessionChannel {
     pump(t.stderr, c.stderr, (b) => log.add('stderr', b), room);
 
     if (kind === 'sftp') {
-      new SftpRelay({ session: this.s, channel: this.id, client: c, target: t }).start();
+      new SftpRelay({ session: this.s, channel: this.id, client: c, target: t, paths: new PathResolver(this.s.target!.client) }).start();
       c.on('end', () => t.end());
       return;
     }

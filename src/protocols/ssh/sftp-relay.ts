@@ -1,7 +1,8 @@
 import type { ClientChannel, ServerChannel } from 'ssh2';
-import {
-  OpenFlags, SftpReader, SftpStatus, encodeStatus, type SftpPiece, type SftpRequest, type SftpResponse,
-} from './sftp-parser.ts';
+import posix from 'node:path/posix';
+import { SftpReader, SftpStatus, encodeStatus, type SftpPiece, type SftpRequest, type SftpResponse } from './sftp-parser.ts';
+import { WRITE_FLAGS, decisionFor, type SftpDecisionNeed, type SftpEffect } from './sftp-effects.ts';
+import { PathResolver, isStartupFile } from './sftp-paths.ts';
 import { HoldableWriter } from './pump.ts';
 import type { SshSession } from './session.ts';
 
@@ -10,6 +11,8 @@ export interface SftpRelayOptions {
   readonly channel: number;
   readonly client: ServerChannel;
   readonly target: ClientChannel;
+  /** Answers what paths name on the target (see PathResolver). */
+  readonly paths: PathResolver;
 }
 
 interface OpenHandle {
@@ -30,7 +33,6 @@ interface PendingOp {
 }
 
 const MAX_TRACKED = 100_000;
-const WRITE_FLAGS = OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT | OpenFlags.TRUNC;
 
 /**
  * Relays the sftp subsystem, parsing both directions as they pass. Requests that change or reveal files
@@ -59,6 +61,7 @@ export class SftpRelay {
     const { client, target } = this.o;
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
+    target.once('close', () => this.o.paths.close());
   }
 
   // ---- client → target ---------------------------------------------------------------------------
@@ -76,7 +79,7 @@ export class SftpRelay {
     }
     // Fast path (bulk WRITEs): the chunk is exactly these pieces and none needs a decision, so it goes
     // on as one write instead of a write per packet head and body.
-    if (whole && !this.requests.holdsPartial && pieces.every((p) => p.kind !== 'packet' || !policyText(p.msg))) {
+    if (whole && !this.requests.holdsPartial && pieces.every((p) => p.kind !== 'packet' || this.need(p.msg).kind === 'none')) {
       for (const p of pieces) {
         if (p.kind === 'head') this.onWrite(p.msg);
         else if (p.kind === 'packet') this.track(p.msg, 'allowed');
@@ -104,31 +107,71 @@ export class SftpRelay {
     if (h) h.written += msg.length;
   }
 
+  private need(msg: SftpRequest): SftpDecisionNeed {
+    return decisionFor(msg, (handle) => this.handles.get(handle)?.path);
+  }
+
   private onRequest(msg: SftpRequest, raw: Buffer): void {
-    const check = policyText(msg);
-    if (!check) {
+    const need = this.need(msg);
+    if (need.kind === 'none') {
       this.track(msg, 'allowed');
       return this.out.write(raw);
     }
-    const s = this.o.session;
-    const d = s.decide('sftp', check.text);
-    if (d.action === 'allow') {
-      this.track(msg, 'allowed');
-      return this.out.write(raw);
-    }
-    if (d.action === 'deny') return this.deny(msg, check, d.reason);
+    if (need.kind === 'refuse') return this.deny(msg, need, need.reason);
+    // Deciding asks the target what the paths name: this request and everything after it wait.
     this.holding = true;
     this.o.client.pause();
-    const decided = s.review('sftp', check.text, d).then((r) => {
-      if (r.approved) {
-        this.track(msg, 'reviewed');
-        this.out.write(raw);
-      } else this.deny(msg, check, r.reason);
+    const decided = this.decide(msg, raw, need.effects).then(() => {
       this.holding = false;
       if (!this.out.blocked) this.o.client.resume();
       this.drain();
     });
-    s.guard(decided, 'sftp review');
+    this.o.session.guard(decided, 'sftp decision');
+  }
+
+  /** Decides every effect on the normalised and on the resolved paths; forwards the request or answers it. */
+  private async decide(msg: SftpRequest, raw: Buffer, effects: readonly SftpEffect[]): Promise<void> {
+    const s = this.o.session;
+    const first = effects[0]!;
+    let checks: { effect: SftpEffect; canonical: SftpEffect[] }[];
+    try {
+      // A symbolic link's relative target (the first path, as OpenSSH reads SSH_FXP_SYMLINK) is relative to the link's directory.
+      const base = msg.type === 'symlink' && !msg.path.startsWith('/') ? { path: msg.path, dir: posix.dirname(await this.o.paths.lexical(msg.path2)) } : undefined;
+      checks = await Promise.all(effects.map(async (effect) => ({ effect, canonical: await this.canonical(effect, base) })));
+    } catch (err) {
+      return this.deny(msg, first, `the gateway cannot tell what the path names (${(err as Error).message}), so it is refused`);
+    }
+    const texts = [...new Set(checks.flatMap((c) => c.canonical.map(effectText)))];
+    let outcome: 'allowed' | 'reviewed' = 'allowed';
+    for (const text of texts) {
+      const d = s.decide('sftp', text);
+      if (d.action === 'deny') return this.deny(msg, first, d.reason);
+      if (d.action === 'review') {
+        const r = await s.review('sftp', text, d);
+        if (!r.approved) return this.deny(msg, first, r.reason);
+        outcome = 'reviewed';
+      }
+    }
+    const resolved = checks[0]!.canonical.at(-1)!;
+    const written = checks.flatMap((c) => c.canonical).filter((e) => e.op !== 'read' && e.op !== 'list');
+    const startup = [...new Set(written.map((e) => e.path).filter(isStartupFile))];
+    for (const path of startup) {
+      s.rec?.record('ssh.startup_file', { channel: this.o.channel, op: first.op, path: s.mask(path), via: 'sftp' }, { searchText: `startup ${first.op} ${s.mask(path)}`, outcome });
+    }
+    this.track(msg, outcome, resolved);
+    this.out.write(raw);
+  }
+
+  /** The effect on the normalised paths, and on the resolved ones when they differ (last). */
+  private async canonical(e: SftpEffect, base: { path: string; dir: string } | undefined): Promise<SftpEffect[]> {
+    const paths = this.o.paths;
+    const lex2 = e.path2 === undefined ? undefined : await paths.lexical(e.path2);
+    const lex = await paths.lexical(e.path, base?.path === e.path ? base.dir : undefined);
+    const res = await paths.resolved(lex);
+    const res2 = lex2 === undefined ? undefined : await paths.resolved(lex2);
+    const a: SftpEffect = { op: e.op, path: lex, ...(lex2 !== undefined ? { path2: lex2 } : {}) };
+    const b: SftpEffect = { op: e.op, path: res, ...(res2 !== undefined ? { path2: res2 } : {}) };
+    return effectText(a) === effectText(b) ? [a] : [a, b];
   }
 
   private deny(msg: SftpRequest, check: { op: string; path: string; path2?: string }, reason: string): void {
@@ -138,14 +181,14 @@ export class SftpRelay {
   }
 
   /** Remembers what a forwarded request was, to record it when its response comes. */
-  private track(msg: SftpRequest, outcome: 'allowed' | 'reviewed'): void {
+  private track(msg: SftpRequest, outcome: 'allowed' | 'reviewed', resolved?: SftpEffect): void {
     if (this.pending.size >= MAX_TRACKED) return;
     switch (msg.type) {
       case 'open':
-        this.pending.set(msg.id, { op: msg.pflags & WRITE_FLAGS ? 'write' : 'read', path: msg.path, outcome });
+        this.pending.set(msg.id, { op: msg.pflags & WRITE_FLAGS ? 'write' : 'read', path: resolved?.path ?? msg.path, outcome });
         return;
       case 'opendir':
-        this.pending.set(msg.id, { op: 'list', path: msg.path, outcome });
+        this.pending.set(msg.id, { op: 'list', path: resolved?.path ?? msg.path, outcome });
         return;
       case 'read':
         this.reads.set(msg.id, msg.handle);
@@ -159,14 +202,18 @@ export class SftpRelay {
         return;
       }
       case 'remove': case 'mkdir': case 'rmdir': case 'setstat': case 'stat': case 'lstat': case 'readlink':
-        this.pending.set(msg.id, { op: msg.type, path: msg.path, outcome });
+        this.pending.set(msg.id, { op: msg.type, path: resolved?.path ?? msg.path, outcome });
         return;
       case 'rename': case 'symlink':
-        this.pending.set(msg.id, { op: msg.type, path: msg.path, path2: msg.path2, outcome });
+        this.pending.set(msg.id, { op: msg.type, path: resolved?.path ?? msg.path, path2: resolved?.path2 ?? msg.path2, outcome });
         return;
+      case 'fsetstat': {
+        const h = this.handles.get(msg.handle);
+        if (h) this.pending.set(msg.id, { op: 'setstat', path: h.path, outcome });
+        return;
+      }
       case 'extended': {
-        const check = policyText(msg);
-        if (check) this.pending.set(msg.id, { op: check.op, path: check.path, path2: check.path2, outcome });
+        if (resolved) this.pending.set(msg.id, { op: resolved.op, path: resolved.path, path2: resolved.path2, outcome });
         return;
       }
       default:
@@ -270,27 +317,8 @@ export class SftpRelay {
   }
 }
 
-/** What the policy sees for a request that changes or reveals files; undefined for the rest. */
-export function policyText(msg: SftpRequest): { op: string; path: string; path2?: string; text: string } | undefined {
-  const one = (op: string, path: string) => ({ op, path, text: `${op} ${path}` });
-  const two = (op: string, path: string, path2: string) => ({ op, path, path2, text: `${op} ${path} ${path2}` });
-  switch (msg.type) {
-    case 'open':
-      return one(msg.pflags & WRITE_FLAGS ? 'write' : 'read', msg.path);
-    case 'opendir':
-      return one('list', msg.path);
-    case 'remove': case 'mkdir': case 'rmdir': case 'setstat':
-      return one(msg.type, msg.path);
-    case 'rename': case 'symlink':
-      return two(msg.type, msg.path, msg.path2);
-    case 'extended':
-      if (msg.name === 'posix-rename@openssh.com' && msg.path2 !== undefined) return two('rename', msg.path!, msg.path2);
-      if (msg.name === 'hardlink@openssh.com' && msg.path2 !== undefined) return two('link', msg.path!, msg.path2);
-      if (msg.name === 'lsetstat@openssh.com' && msg.path !== undefined) return one('setstat', msg.path);
-      return undefined;
-    default:
-      return undefined;
-  }
+function effectText(e: SftpEffect): string {
+  return e.path2 === undefined ? `${e.op} ${e.path}` : `${e.op} ${e.path} ${e.path2}`;
 }
 
 function statusText(code: number, message: string): string {

@@ -146,6 +146,11 @@ function item(e: StoredEvent, answers: StoredEvent[]): Item {
         ...base, outcome: e.outcome ?? 'allowed', cls: e.outcome === 'denied' ? 'ev-denied' : undefined,
         body: () => <pre>{e.type === 'ssh.exec' ? '$ ' : '❯ '}{text(d.command ?? d.line)}</pre>,
       };
+    case 'ssh.startup_file':
+      return {
+        ...base, outcome: 'startup', cls: 'ev-denied',
+        body: () => <div><b>Start-up file written</b> ({text(d.op)} via {text(d.via)}): <code>{text(d.path)}</code> runs at the next login or grants access</div>,
+      };
     case 'ssh.exit':
       return {
         ...base, outcome: 'info',
