@@ -32,7 +32,7 @@ beforeAll(async () => {
       tokens.bob = await issueToken(config, 'bob', ['nobody']);
     },
   );
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await gw?.stop();
