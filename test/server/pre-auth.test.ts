@@ -127,6 +127,14 @@ describe('before authentication', () => {
     expect(message).toContain('password authentication failed for user "uuuu');
     expect(message.length).toBeLessThan(250);
     expect(message).not.toContain('\u001b');
+
+    const named = await open(gw.pgPort);
+    named.socket.write(encodeStartup({ user: 'alice', database: `${'d'.repeat(5000)}\u001b]52;c;x\u0007` }));
+    await until(() => named.received().length > 0);
+    named.socket.write(encodePassword(token));
+    await named.closedAfter;
+    const refused = errorIn(named.received())?.M ?? '';
+    expect(refused).toMatch(/^connection "d{64}…" does not exist or you may not use it$/);
   });
 
   it('caps connections not authenticated yet per source: the next one from it is refused, another source logs in, /healthz answers', async () => {

@@ -176,7 +176,7 @@ export class PostgresEngine implements ProtocolEngine {
       const masked = storedMasker(randomBytes(32)).maskText(text);
       rec.record('policy.deny', { text: masked, rule, reason, startup: true }, { searchText: masked, outcome: 'denied' });
       void rec.end('startup_setting_denied').catch(() => {});
-      socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: ${what} refused: ${reason}`, detail: `rule: ${rule}` }));
+      socket.end(encodeErrorResponse({ severity: 'FATAL', code: '42501', message: `Airlock: ${clientText(what)} refused: ${reason}`, detail: `rule: ${rule}` }));
       return true;
     };
     let settings;
@@ -184,7 +184,7 @@ export class PostgresEngine implements ProtocolEngine {
       settings = startupSettings(params);
     } catch (err) {
       if (!(err instanceof StartupOptionError)) throw err;
-      return refuse(`options=${params.get('options') ?? ''}`, 'startup options', 'startup-options', err.message);
+      return refuse(`options=${params.get('options') ?? ''}`, 'startup options', 'startup-options', clientText(err.message, 160));
     }
     for (const setting of settings) {
       const text = settingStatement(setting);
