@@ -11,13 +11,23 @@ import type { ValueMasker } from '../../policy/connection-policies.ts';
  * around it (CSV, any QUOTE) and with text-format backslash escapes undone (a delimiter or '\' inside a
  * value is written "\X"). Masking only ever replaces text, so the extra tries can mask more than needed,
  * never less. Column rules cannot apply: COPY does not name its columns on the wire.
+ *
+ * The work is the row's length times the number of candidate delimiters; past MAX_WORK characters (a long row
+ * of few columns, where nearly every character is a candidate) it returns undefined: the row cannot be masked
+ * without holding the event loop, and the caller refuses the COPY.
  */
-export function maskCopyRow(row: string, columns: number, masker: ValueMasker, counts: Record<string, number>): string {
+export const MAX_WORK = 8 * 1024 * 1024;
+
+export function maskCopyRow(row: string, columns: number, masker: ValueMasker, counts: Record<string, number>): string | undefined {
   const end = row.endsWith('\r\n') ? 2 : row.endsWith('\n') ? 1 : 0;
   const body = row.slice(0, row.length - end);
   let out = masker.maskText(body, counts);
   if (out.includes('\\')) out = maskFields(out, undefined, masker, counts);
-  if (columns > 1) for (const sep of delimiterCandidates(out, columns - 1)) out = maskFields(out, sep, masker, counts);
+  if (columns > 1) {
+    const candidates = delimiterCandidates(out, columns - 1);
+    if (candidates.length * out.length > MAX_WORK) return undefined;
+    for (const sep of candidates) out = maskFields(out, sep, masker, counts);
+  }
   return out === body ? row : out + row.slice(row.length - end);
 }
 

@@ -91,7 +91,7 @@ describe('every backend message type that carries data reaches a live-masked cli
 });
 
 describe('maskCopyRow', () => {
-  const row = (r: string, n: number): string => maskCopyRow(r, n, masker, {});
+  const row = (r: string, n: number): string | undefined => maskCopyRow(r, n, masker, {});
   it.each([
     ['1\tann@example.org\t4111111111111111\n', 3],
     ['1,ann@example.org,"4111 1111 1111 1111"\n', 3],
@@ -101,11 +101,20 @@ describe('maskCopyRow', () => {
     ['ann\\100example.org\n', 1], // octal escape of '@'
     ['{4111111111111111,5555555555554444}\n', 1],
   ])('%j', (r, n) => {
-    const out = row(r, n);
+    const out = row(r, n) ?? '';
     expect(out).not.toContain('ann@example.org');
     expect(out).not.toContain('4111111111111111');
     expect(out).not.toContain('4111 1111 1111 1111');
     expect(out.endsWith('\n')).toBe(true);
+  });
+
+  it('gives up on a row too long for its candidate delimiters, and the COPY is refused', () => {
+    const long = Array.from({ length: 80 }, (_, i) => String.fromCharCode(0x30 + i)).join('').repeat(2000);
+    expect(row(`1\t${long}\n`, 2)).toBeUndefined();
+    const out = through(copyOut(2), encodeCopyDataOut('1\tok\n'), encodeCopyDataOut(`1\t${long}\n`), encodeCopyDataOut('2\tok\n'), encodeCommandComplete('COPY 3'));
+    expect(out.toString('latin1')).toContain('1\tok');
+    expect(out.toString('latin1')).not.toContain('2\tok');
+    expect(out.toString('latin1')).toMatch(/too large to mask/);
   });
 
   it('leaves a row without PII as it is (same string)', () => {

@@ -78,7 +78,8 @@ export class LiveMask {
   private columns: FieldDescription[] | undefined;
   /** The portal named by the client's last message when that message was a Describe of a portal. */
   private describedPortal: string | undefined;
-  private copy: { columns: number } | 'refused' | undefined;
+  /** The COPY out under way: its column count, or why it is refused (the rest of it is kept from the client). */
+  private copy: { columns: number } | { refused: string } | undefined;
 
   /**
    * `charset` gives how row and COPY bytes are read now: 'utf8' in client_encoding UTF8, else 'latin1', one
@@ -140,7 +141,7 @@ export class LiveMask {
       case BackendCode.CopyData:
         return this.copyData(f, out);
       case BackendCode.CopyDone:
-        return this.copy === 'refused' ? undefined : out;
+        return this.copy !== undefined && 'refused' in this.copy ? undefined : out;
       case BackendCode.CommandComplete:
         return this.endResult(out);
       case BackendCode.EmptyQueryResponse:
@@ -218,19 +219,17 @@ export class LiveMask {
 
   private endResult(out: Buffer): Buffer {
     this.columns = undefined;
-    if (this.copy !== 'refused') {
-      this.copy = undefined;
-      return out;
-    }
+    const copy = this.copy;
     this.copy = undefined;
-    return encodeErrorResponse({ severity: 'ERROR', code: '0A000', message: `Airlock: binary COPY cannot be masked, so it is refused for this identity; use text or CSV` });
+    if (copy === undefined || !('refused' in copy)) return out;
+    return encodeErrorResponse({ severity: 'ERROR', code: '0A000', message: `Airlock: ${copy.refused}` });
   }
 
   /** Binary COPY is swallowed up to its CommandComplete, which becomes an error. */
   private copyOut(f: Frame, out: Buffer): Buffer | undefined {
     const { format, columnFormats } = decodeCopyResponse(f.body);
     if (format !== 0 || columnFormats.some((c) => c !== 0)) {
-      this.copy = 'refused';
+      this.copy = { refused: 'binary COPY cannot be masked, so it is refused for this identity; use text or CSV' };
       return undefined;
     }
     this.copy = { columns: columnFormats.length };
@@ -239,11 +238,15 @@ export class LiveMask {
 
   private copyData(f: Frame, out: Buffer): Buffer | undefined {
     const copy = this.copy;
-    if (copy === 'refused') return undefined;
     if (copy === undefined) throw new LiveMaskRefusal('COPY data arrived outside a COPY');
+    if ('refused' in copy) return undefined;
     const charset = this.charset();
     const row = f.body.toString(charset);
     const masked = maskCopyRow(row, copy.columns, this.masker, this.counts);
+    if (masked === undefined) {
+      this.copy = { refused: 'a COPY row too large to mask under every delimiter it could have; the COPY is refused for this identity (select the rows instead)' };
+      return undefined;
+    }
     return masked === row ? out : encodeCopyDataOut(Buffer.from(masked, charset));
   }
 
