@@ -181,11 +181,32 @@ describe('typed lines in a terminal cannot switch checks off', () => {
     const sh = await shell();
     sh.ch.write("printf '\\e[?1049h'; echo alt-on\r");
     await sh.out.waitFor('alt-on');
+    // An Enter alone is no line, in a full-screen program too.
+    let exited = false;
+    void sh.exit.then(() => (exited = true));
+    sh.ch.write('\r\r');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(exited).toBe(false);
     sh.ch.write(`touch ${file}\r`);
     expect(await sh.exit).toBe(255);
     sh.client.end();
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('takes ^U in pasted text as unknown, not as an edit (what the editor does with it is not known)', async () => {
+    const file = marker('airlock-other');
+    const since = Date.now();
+    const sh = await shell();
+    sh.ch.write(`\x1b[200~touch ${file}\x15echo harmless\x1b[201~\r`);
+    expect(await sh.exit).toBe(255);
+    sh.client.end();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(file)).toBe(false);
+    const events = await sessionEvents(gw.gw.store, (await endedSession(gw.gw.store, 'alice', since)).id);
+    expect(events.find((e) => e.type === 'ssh.shell.line' && e.outcome === 'denied')?.data).toMatchObject({
+      unknown: 'control characters in pasted text', keys: `\\e[200~touch ${file}^Uecho harmless\\e[201~\\r`,
+    });
   });
 
   it('does not let ^O (operate-and-get-next) run a line without its Enter', async () => {

@@ -35,6 +35,8 @@ interface Line {
   /** The keystrokes, control characters visible: what a reviewer is shown when the text is unknown. */
   readonly keys: string;
   readonly abandoned?: string;
+  /** Keys were typed before the one that ends it (an Enter alone is no line). */
+  readonly typed: boolean;
 }
 
 /**
@@ -113,11 +115,13 @@ export class ShellInput {
       } else if (piece.kind === 'line') {
         this.startLine();
         this.o.log.add('stdin', piece.bytes, this.secret);
-        this.check({ text: piece.text, keys: visibleKeys(piece.text), ...(piece.unknown ? { unknown: piece.unknown } : {}) }, piece.bytes, piece.partial === true);
+        const typed = piece.text !== '';
+        this.check({ text: piece.text, keys: visibleKeys(piece.text), typed, ...(piece.unknown ? { unknown: piece.unknown } : {}) }, piece.bytes, piece.partial === true);
       } else {
         this.startLine();
         this.o.log.add('stdin', piece.bytes, this.secret);
-        this.check(piece.abandoned ? { text: piece.line, keys: piece.keys, unknown: piece.unknown, abandoned: piece.abandoned } : { text: piece.line, keys: piece.keys, unknown: piece.unknown }, piece.bytes, piece.checkpoint === true);
+        const line = { text: piece.line, keys: piece.keys, unknown: piece.unknown, typed: piece.keys !== visibleKeys(piece.bytes) };
+        this.check(piece.abandoned ? { ...line, abandoned: piece.abandoned } : line, piece.bytes, piece.checkpoint === true);
       }
     }
   }
@@ -135,7 +139,7 @@ export class ShellInput {
       this.lineStarted = false;
       this.secret = false;
     }
-    const unknown = line.unknown ?? (this.o.pty && this.altScreen && line.keys.length > 1 ? 'typed in a full-screen program' : undefined);
+    const unknown = line.unknown ?? (this.o.pty && this.altScreen && line.typed ? 'typed in a full-screen program' : undefined);
     if (!unknown && line.text.trim() === '' && !line.abandoned) return this.pass(bytes, goesOn);
     const s = this.o.session;
     const shown = unknown ? line.keys : line.text;
