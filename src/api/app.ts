@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AirlockError, ErrorCodes, clientMessage, isAirlockError } from '../core/errors.ts';
 import { rolesOf } from '../identity/roles.ts';
+import { CONTROL_PLANE } from '../identity/tokens.ts';
 import type { ApiContext } from './context.ts';
 import { reviewRoutes } from './reviews.ts';
 import { oidcLoginRoutes, oidcLoginSettings } from './oidc-login.ts';
@@ -51,10 +52,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const credential = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? sessionCookie(req);
     if (!credential) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
     if (alsoAccepts?.(credential)) return;
-    const identity = await ctx.authenticator.authenticate(credential, { protocol: 'http', clientAddress: req.ip });
+    const identity = await ctx.authenticator.authenticate(credential, { protocol: CONTROL_PLANE, clientAddress: req.ip });
     const roles = rolesOf(identity, ctx.config.identity.roles);
     if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
-    const context = { protocol: 'http', clientAddress: req.ip };
+    const context = { protocol: CONTROL_PLANE, clientAddress: req.ip };
     req.caller = { identity, roles, stillValid: () => ctx.authenticator.authenticate(credential, context).then(() => true, () => false) };
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { rolesOf } from '../identity/roles.ts';
+import { CONTROL_PLANE } from '../identity/tokens.ts';
 import type { ApiContext } from './context.ts';
 import { oidcLoginSettings } from './oidc-login.ts';
 import { identitySchema, object } from './schemas.ts';
@@ -47,7 +48,7 @@ export function authRoutes(ctx: ApiContext): FastifyPluginAsync {
         const { token } = req.body as { token: string };
         let identity;
         try {
-          identity = await ctx.authenticator.authenticate(token, { protocol: 'http', clientAddress: req.ip });
+          identity = await ctx.authenticator.authenticate(token, { protocol: CONTROL_PLANE, clientAddress: req.ip });
         } catch {
           throw new AirlockError(ErrorCodes.authFailed, 'this token is not valid (expired, revoked or mistyped)', { expose: true });
         }

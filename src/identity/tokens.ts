@@ -12,8 +12,11 @@ const ID_LENGTH = 26;
 const DUMMY_HASH = Buffer.alloc(32);
 /** Lifetime of a token issued without one, and of a browser session. */
 export const DEFAULT_TTL_MS = 8 * 3600_000;
-/** The protocol name (AuthContext.protocol) of the HTTP API, the only place a console-scoped token is valid. */
-const CONSOLE_PROTOCOL = 'http';
+/**
+ * AuthContext.protocol of the gateway's own control plane (the HTTP API and web console): the only place a
+ * console-scoped token is valid. Not `http`, the name an HTTP-proxying protocol adapter would use.
+ */
+export const CONTROL_PLANE = 'api';
 
 export interface IssueOptions {
   readonly subject: string;
@@ -95,7 +98,7 @@ export class TokenService {
    * Resolves a presented token to its identity. Always compares a hash, in constant time, even for
    * unknown ids, so timing does not tell which ids exist. Every failure is the same expose-safe error.
    */
-  async verify(presented: string, protocol: string = CONSOLE_PROTOCOL): Promise<Identity> {
+  async verify(presented: string, protocol: string = CONTROL_PLANE): Promise<Identity> {
     const fail = (why: string) => new AirlockError(ErrorCodes.authFailed, why, { expose: true });
     let id = '';
     let secret = '';
@@ -109,7 +112,7 @@ export class TokenService {
     if (!matches || !record) throw fail('invalid token');
     if (record.revokedAt !== null) throw fail('token revoked');
     if (record.expiresAt <= this.now()) throw fail('token expired');
-    if (record.scope === 'console' && protocol !== CONSOLE_PROTOCOL) throw fail("this is a browser session's token, valid only for the web console and API");
+    if (record.scope === 'console' && protocol !== CONTROL_PLANE) throw fail("this is a browser session's token, valid only for the web console and API");
     if (record.parentId !== null) await this.checkParent(record.parentId, fail);
     return {
       subject: record.subject,
