@@ -31,7 +31,8 @@ export interface SessionLine {
 export interface EventLine {
   readonly type: 'event';
   readonly hash: string;
-  readonly event: { sessionId: string; seq: number; time: number; type: string; data: Record<string, unknown> };
+  /** In a version 2 chain (chain.ts) also `outcome` and `search` when the event has them: what its hash covers. */
+  readonly event: { sessionId: string; seq: number; time: number; type: string; data: Record<string, unknown>; outcome?: string; search?: string };
 }
 
 export interface EntryLine {
@@ -78,8 +79,10 @@ export function sessionLine(s: SessionRecord): string {
   return JSON.stringify({ type: 'session', session });
 }
 
-export function eventLine(e: StoredEvent): string {
-  const content = canonical({ sessionId: e.sessionId, seq: e.seq, time: e.time, type: e.type, data: e.data });
+/** `indexed`: the session's chain is version 2 (its session.start says so), whose hashes cover outcome and search text. */
+export function eventLine(e: StoredEvent, indexed: boolean): string {
+  const extra = indexed ? { outcome: e.outcome ?? undefined, search: e.searchText ?? undefined } : {};
+  const content = canonical({ sessionId: e.sessionId, seq: e.seq, time: e.time, type: e.type, data: e.data, ...extra });
   return `{"type":"event","hash":${JSON.stringify(e.hash)},"event":${content}}`;
 }
 

@@ -182,7 +182,7 @@ class BundleVerifier {
       this.report(this.at('event outside a session', e.sessionId ?? null, e.seq ?? null));
       return;
     }
-    this.current.chain.push({ ...e, hash: line.hash });
+    this.current.chain.push({ ...e, searchText: e.search, hash: line.hash });
     this.events++;
   }
 

@@ -8,6 +8,7 @@ import type { KeyRing } from './keys.ts';
 import type { Checkpoint } from './ledger-check.ts';
 import { inclusionProof } from './merkle-index.ts';
 import { bundleMessage } from './signatures.ts';
+import { CHAIN_VERSION } from './chain.ts';
 
 export { verifyBundle, type BundleReport } from './bundle-verify.ts';
 
@@ -52,8 +53,10 @@ export async function exportBundle(store: Store, keys: KeyRing, sessionIds: read
     out.line(headerLine(ids, keys.keys));
     for (const s of sessions) {
       out.line(sessionLine(s));
+      let indexed = false;
       for await (const e of store.readEvents(s.id)) {
-        out.line(eventLine(e));
+        if (e.seq === 0 && e.type === 'session.start') indexed = e.data.chain === CHAIN_VERSION;
+        out.line(eventLine(e, indexed));
         events++;
       }
       const seal = seals.get(s.id)!;

@@ -1,5 +1,5 @@
 import type { LedgerEntry, SessionRecord } from '../store/types.ts';
-import { GENESIS, canonical, eventHash, sealMessage, type ChainedFields } from './chain.ts';
+import { CHAIN_VERSION, GENESIS, canonical, eventHash, sealMessage, type ChainedFields, type IndexedFields } from './chain.ts';
 import type { PublicKeyInfo } from './keys.ts';
 import { checkSigned, openingMessage } from './signatures.ts';
 
@@ -21,7 +21,7 @@ export function compareBreaks(a: Break, b: Break): number {
   return (a.seq ?? -1) - (b.seq ?? -1) || (a.ledgerSeq ?? -1) - (b.ledgerSeq ?? -1);
 }
 
-export interface ChainEvent extends ChainedFields {
+export interface ChainEvent extends ChainedFields, IndexedFields {
   readonly hash: string;
 }
 
@@ -51,6 +51,8 @@ export class ChainChecker {
   first: ChainEvent | undefined;
   last: ChainEvent | undefined;
   private prev = GENESIS;
+  /** Version 2 (session.start says so): outcome and search text are in each event's hash. */
+  private indexed = false;
   private afterGap = false;
   private readonly recent: string[] = [];
   private pending: Pending[] = [];
@@ -75,8 +77,9 @@ export class ChainChecker {
       this.emit({ sessionId: sid, seq: from, what: from === to ? `event missing (seq ${from} deleted)` : `events missing (seq ${from}–${to} deleted)` });
       this.afterGap = true;
     }
+    if (e.seq === 0 && e.type === 'session.start') this.indexed = (e.data as Record<string, unknown> | null)?.chain === CHAIN_VERSION;
     this.resolvePending(e.hash, e.seq);
-    if (eventHash(this.prev, e) !== e.hash && !this.afterGap) this.mismatch(e);
+    if (this.hash(this.prev, e) !== e.hash && !this.afterGap) this.mismatch(e);
     this.afterGap = false;
     this.prev = e.hash;
     this.head = e.hash;
@@ -128,10 +131,14 @@ export class ChainChecker {
   private search(e: ChainEvent, prevs: readonly string[]): number | undefined {
     for (const prev of prevs) {
       for (let s = Math.max(0, e.seq - WINDOW); s <= e.seq + WINDOW; s++) {
-        if (eventHash(prev, { ...e, seq: s }) === e.hash) return s;
+        if (this.hash(prev, { ...e, seq: s }) === e.hash) return s;
       }
     }
     return undefined;
+  }
+
+  private hash(prev: string, e: ChainEvent): string {
+    return eventHash(prev, e, this.indexed ? e : undefined);
   }
 
   private altered(e: ChainEvent): void {

@@ -61,20 +61,35 @@ export interface ChainedFields {
   readonly data: unknown;
 }
 
-/** hash = SHA-256(prev_hash ‖ canonical(event)), hex. */
-export function eventHash(prevHash: string, e: ChainedFields): string {
-  return eventHashOfCanonicalData(prevHash, e, canonical(e.data));
+/**
+ * What a chain of version 2 (sessions whose session.start says `chain: 2`) also covers: the columns search and
+ * filters read beside the event (`events.outcome`, `events.search_text`). Each enters the hashed event only when
+ * set, under the keys `outcome` and `search`.
+ */
+export interface IndexedFields {
+  readonly outcome?: string | null;
+  readonly searchText?: string | null;
+}
+
+/** The chain version new sessions are recorded with (session.start data `chain`). */
+export const CHAIN_VERSION = 2;
+
+/** hash = SHA-256(prev_hash ‖ canonical(event)), hex; `indexed` for a version 2 chain. */
+export function eventHash(prevHash: string, e: ChainedFields, indexed?: IndexedFields): string {
+  return eventHashOfCanonicalData(prevHash, e, canonical(e.data), indexed);
 }
 
 /**
  * The same hash when the caller already holds `canonical(e.data)` (the recorder stores that string, so it
  * is computed once). Keys of the event in sorted order: data, seq, sessionId, time, type.
  */
-export function eventHashOfCanonicalData(prevHash: string, e: Omit<ChainedFields, 'data'>, dataJson: string): string {
+export function eventHashOfCanonicalData(prevHash: string, e: Omit<ChainedFields, 'data'>, dataJson: string, indexed?: IndexedFields): string {
   // One template, so the engine flattens the text once; `${n}` of a finite number is what JSON.stringify prints.
   const seq = Number.isFinite(e.seq) ? e.seq : JSON.stringify(e.seq);
   const time = Number.isFinite(e.time) ? e.time : JSON.stringify(e.time);
-  return oneShotHash('sha256', `${prevHash}{"data":${dataJson},"seq":${seq},"sessionId":${JSON.stringify(e.sessionId)},"time":${time},"type":${JSON.stringify(e.type)}}`, 'hex');
+  const outcome = indexed?.outcome != null ? `,"outcome":${JSON.stringify(indexed.outcome)}` : '';
+  const search = indexed?.searchText != null ? `,"search":${JSON.stringify(indexed.searchText)}` : '';
+  return oneShotHash('sha256', `${prevHash}{"data":${dataJson}${outcome}${search},"seq":${seq},"sessionId":${JSON.stringify(e.sessionId)},"time":${time},"type":${JSON.stringify(e.type)}}`, 'hex');
 }
 
 export interface LedgerFields {

@@ -5,7 +5,7 @@ import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LedgerEntry, SessionRecord, StoredEvent, Store } from '../store/types.ts';
 import { isPermanentStoreError } from '../store/errors.ts';
-import { GENESIS, canonical, eventHash, eventHashOfCanonicalData, ledgerHash, sealMessage } from './chain.ts';
+import { CHAIN_VERSION, GENESIS, canonical, eventHash, eventHashOfCanonicalData, ledgerHash, sealMessage } from './chain.ts';
 import type { KeyRing } from './keys.ts';
 import { openingProblem } from './chain-check.ts';
 import { openingMessage } from './signatures.ts';
@@ -182,6 +182,7 @@ export class Recorder {
     }
     const session = new SessionRecorder(this, record);
     const start = {
+      chain: CHAIN_VERSION,
       protocol: record.protocol,
       connection: record.connection,
       subject: record.subject,
@@ -422,6 +423,13 @@ export class Recorder {
   }
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The string as it comes back from the store (UTF-8): every lone surrogate replaced by U+FFFD. */
+function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
+}
+
 /** One session's chain. `record` is synchronous and cheap; the Recorder batches the writes. */
 export class SessionRecorder {
   readonly id: string;
@@ -458,9 +466,11 @@ export class SessionRecorder {
     const seq = this.seq++;
     const time = preciseNow();
     const dataJson = canonical(data);
-    const hash = eventHashOfCanonicalData(this.head, { sessionId: this.id, seq, time, type }, dataJson);
+    // Hashed as the store will give it back: a lone surrogate (text cut inside a pair) is stored as U+FFFD.
+    const indexed = { outcome: options.outcome ?? null, searchText: options.searchText === undefined ? null : wellFormed(options.searchText) };
+    const hash = eventHashOfCanonicalData(this.head, { sessionId: this.id, seq, time, type }, dataJson, indexed);
     this.head = hash;
-    this.lastOrdinal = this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, dataJson, hash, searchText: options.searchText ?? null, outcome: options.outcome ?? null });
+    this.lastOrdinal = this.recorder.enqueue({ sessionId: this.id, seq, time, type, data, dataJson, hash, ...indexed });
     return seq;
   }
 

@@ -84,6 +84,41 @@ describe('every column a filter or search reads is covered by the chain', () => 
   });
 });
 
+describe('events.outcome and events.search_text are in the chain', () => {
+  it('changing, clearing or setting either is a break; a repeated statement (not indexed again) verifies', async () => {
+    const s = await sealedSession();
+    const rows = store.db.prepare("SELECT id, seq, outcome, search_text FROM events WHERE session_id = ? AND type = 'db.query'").all(s.id) as { id: number; seq: number }[];
+    expect(rows).toMatchObject([{ outcome: 'allowed', search_text: 'select 1' }]);
+    const { id, seq } = rows[0];
+    expect((await verify([s.id])).breaks).toEqual([]);
+    const altered = [{ sessionId: s.id, seq, what: 'event hash mismatch (content altered, or event inserted)' }];
+    for (const change of ["outcome = 'denied'", 'outcome = NULL', "search_text = 'select 2'", 'search_text = NULL']) {
+      store.db.prepare(`UPDATE events SET ${change} WHERE id = ?`).run(id);
+      expect((await verify([s.id])).breaks, change).toEqual(altered);
+      store.db.prepare("UPDATE events SET outcome = 'allowed', search_text = 'select 1' WHERE id = ?").run(id);
+    }
+    const result = store.db.prepare("SELECT id, seq FROM events WHERE session_id = ? AND type = 'db.result'").get(s.id) as { id: number; seq: number };
+    store.db.prepare("UPDATE events SET outcome = 'denied' WHERE id = ?").run(result.id);
+    expect((await verify([s.id])).breaks).toEqual([{ sessionId: s.id, seq: result.seq, what: 'event hash mismatch (content altered, or event inserted)' }]);
+  });
+
+  it('a statement a session repeats keeps its search text (only the index skips it) and verifies', async () => {
+    const before = new Set((await store.listSessions({ user: 'alice' })).map((x) => x.id));
+    const c = await RawPgClient.login(gw.pgPort, 'alice', 'app', token);
+    for (let i = 0; i < 3; i++) {
+      c.query('select 42');
+      await c.until('Z');
+    }
+    c.end();
+    await c.closed;
+    const s = await waitFor(async () => (await store.listSessions({ user: 'alice' })).find((x) => !before.has(x.id) && x.lastHash !== null));
+    const texts = store.db.prepare("SELECT search_text FROM events WHERE session_id = ? AND type = 'db.query'").pluck().all(s.id);
+    expect(texts).toEqual(['select 42', 'select 42', 'select 42']);
+    expect((await verify([s.id])).breaks).toEqual([]);
+    expect((await store.search({ text: 'select 42', user: 'alice' })).filter((h) => h.sessionId === s.id)).toHaveLength(1);
+  });
+});
+
 describe('nothing is recorded for a session after it ends', () => {
   it('bytes a client sends after its session ended do not change the sealed session', async () => {
     const before = new Set((await store.listSessions({ user: 'alice' })).map((s) => s.id));

@@ -20,6 +20,12 @@ export function sessionMeta(s) {
   return [metaToken('u', s.subject), metaToken('c', s.connection), metaToken('p', s.protocol), ...groups.map((g) => metaToken('g', g))].join(' ');
 }
 
+/**
+ * The search_meta of a row whose search text is kept but not in the full-text index (a repeat, or a session with
+ * no row): the text stays in the row because the event's hash covers it (chain version 2, recording/chain.ts).
+ */
+export const NOT_INDEXED = '-';
+
 export function createEventWriter(db) {
   const sessionOf = db.prepare('SELECT key, subject, connection, protocol, groups FROM sessions WHERE id = ?');
   // Per session: its key (events are indexed by it) and its facts as FTS tokens, read once.
@@ -37,7 +43,7 @@ export function createEventWriter(db) {
   };
   // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome
   // (within a small window of recent texts): search points at its first occurrence; every execution is
-  // still recorded in full.
+  // still recorded in full, its search text too (the chain covers it), only not indexed again.
   const indexed = new Map();
   const firstOccurrence = (sessionId, search, outcome) => {
     if (search.length > 512) return true;
@@ -70,10 +76,11 @@ export function createEventWriter(db) {
       const f = factsOf(sessionId);
       // The session's facts go to the index only; the row's search_meta is '' for "the session's facts", which
       // the store derives again to delete the entries (older rows hold the value itself, or NULL when they were
-      // indexed without one). Events of a session without a row are not indexed.
+      // indexed without one, and NOT_INDEXED when they are not in the index). Events of a session without a row
+      // are not indexed.
       const search = text && f.meta !== null && firstOccurrence(sessionId, text, outcome) ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
-      const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, search, search && '', outcome);
+      const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, text ?? null, search ? '' : text ? NOT_INDEXED : null, outcome);
       if (search) insertFts.run(info.lastInsertRowid, search, f.meta);
       if (time < prev) insertStep.run(info.lastInsertRowid);
       prev = time;

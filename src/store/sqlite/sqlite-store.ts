@@ -8,7 +8,7 @@ import type {
   InstanceLease, LedgerEntry, MerkleNode, MerkleNodeRef, OpenSessionOwner, SearchFilter, SearchHit, SessionEnd, SessionFilter, SessionRecord, StoredEvent, Store, TokenRecord,
 } from '../types.ts';
 import { MIGRATIONS } from './schema.ts';
-import { createEventWriter, metaToken, sessionMeta, type EventRows } from './event-writer.mjs';
+import { NOT_INDEXED, createEventWriter, metaToken, sessionMeta, type EventRows } from './event-writer.mjs';
 import { EventWriterThread } from './event-writer-thread.ts';
 import { EventIdRange } from './event-id-range.ts';
 import { EventBlocks } from './event-blocks.ts';
@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
     const meta = session ? sessionMeta(session) : '';
     const where = `${eventsWhere(session?.key)} AND seq >= ? AND seq < ?`;
     const unindex = this.db.prepare(
-      `INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${where} AND search_text IS NOT NULL`,
+      `INSERT INTO events_fts (events_fts, rowid, search_text, search_meta) SELECT 'delete', id, search_text, iif(search_meta = '', ?, search_meta) FROM events WHERE ${where} AND search_text IS NOT NULL AND search_meta IS NOT '${NOT_INDEXED}'`,
     );
     const remove = this.db.prepare(`DELETE FROM events WHERE ${where}`);
     const step = this.db.transaction((from: number) => {
