@@ -226,7 +226,8 @@ describe('typed lines in a terminal cannot switch checks off', () => {
     sh.ch.write('echo stty-$((2+2))\r');
     await sh.out.waitFor('stty-4');
     sh.ch.write(`touch ${file.slice(0, -3)}\x03${file.slice(-3)}\r`);
-    expect(await sh.exit).toBe(255);
+    const timedOut = new Promise<string>((r) => setTimeout(() => r('still open'), 5_000));
+    expect(await Promise.race([sh.exit, timedOut])).toBe(255);
     sh.client.end();
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(file)).toBe(false);
