@@ -84,6 +84,15 @@ describe('LineTracker', () => {
     expect(typed('echo \u202ehi\r').enters[0]).toMatchObject({ unknown: 'invisible or reordering characters' });
   });
 
+  it('stays in a paste across a pasted newline, and bounds text abandoned by ^C', () => {
+    const { enters: e } = typed('\x1b[200~echo a\r\x15touch x\x1b[201~\r');
+    expect(e[1]).toMatchObject({ unknown: 'control characters in pasted text' });
+    const many = typed(`${'x'.repeat(1000)}\x03`.repeat(40), 'ls\r');
+    const enter = many.pieces.find((p) => p.kind === 'enter');
+    expect(enter).toMatchObject({ line: 'ls', unknown: 'line too long' });
+    expect(enter?.kind === 'enter' && enter.abandoned?.length).toBe(16 * 1024);
+  });
+
   it('exposes the line in progress', () => {
     expect(typed('partial').tracker.current).toEqual({ line: 'partial' });
   });

@@ -64,8 +64,11 @@ export class LineTracker {
         continue;
       }
       if (b === 0x0d || b === 0x0a) {
+        // Inside a paste an editor with bracketed paste inserts the newline; the paste goes on either way.
+        const paste = this.paste;
         cut(i, false);
         this.reset();
+        this.paste = paste;
         this.abandoned = '';
         continue;
       }
@@ -141,6 +144,10 @@ export class LineTracker {
       case 0x03: // ^C: abandoned, unless the terminal's intr key was changed
         this.abandoned += this.text();
         this.reset();
+        if (this.abandoned.length > MAX_LINE) {
+          this.abandoned = this.abandoned.slice(-MAX_LINE);
+          this.markUnknown('line too long');
+        }
         return undefined;
       case 0x0c: // ^L redraws, ^G rings, ^Q/^S are flow control, ^Z and ^\ signal: the line is unchanged
       case 0x07:
