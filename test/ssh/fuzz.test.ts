@@ -156,6 +156,22 @@ const scenarios: Record<string, Step> = {
     r.request(c, 'exec', true, wire('true'));
     r.data(c, 'late');
   },
+  'data and window adjustments before the channel starts, and after it ends': async (r) => {
+    const c = await session(r);
+    r.data(c, 'early bytes');
+    r.windowAdjust(c, 0xffffffff);
+    r.windowAdjust(c, 0xffffffff);
+    r.request(c, 'exec', true, wire('cat'));
+    r.data(c, 'x'.repeat(40_000));
+    r.eof(c);
+    r.data(c, 'after eof');
+    r.request(c, 'signal', false, wire('INT'));
+  },
+  'many channels opened and closed at once': async (r) => {
+    const opened = await Promise.all(Array.from({ length: 14 }, () => r.open('session')));
+    for (const o of opened) if (o.remote !== undefined) r.request(o.remote, 'exec', true, wire('true'));
+    for (const o of opened) if (o.remote !== undefined) r.close(o.remote);
+  },
   'eof before exec': async (r) => {
     const c = await session(r);
     r.eof(c);
