@@ -92,6 +92,23 @@ describe('a statement name stands for the text the target accepted', () => {
     expect(run).toEqual([{ text: 'SELECT email FROM people', results: [expect.objectContaining({ tag: 'SELECT 1', rows: 1 })] }]);
   });
 
+  it('a statement prepared with SQL PREPARE is recorded with its PREPARE text when bound, pipelined or not; DEALLOCATE forgets it', async () => {
+    const events = await session((c) => {
+      c.socket.write(Buffer.concat([
+        encodeQuery('PREPARE s AS SELECT email FROM people'),
+        ...bindAndRun,
+        encodeQuery('DEALLOCATE s'),
+        encodeParse('s', 'SELECT 2'), ...bindAndRun,
+      ]));
+    }, 4);
+    expect(statements(events).map((x) => [x.text, x.results[0]?.tag])).toEqual([
+      ['PREPARE s AS SELECT email FROM people', 'PREPARE'],
+      ['PREPARE s AS SELECT email FROM people', 'SELECT 1'],
+      ['DEALLOCATE s', 'DEALLOCATE'],
+      ['SELECT 2', 'SELECT 1'],
+    ]);
+  });
+
   it('a Close takes the name away once the target has done it; a Parse in the same batch counts at once', async () => {
     const events = await session((c) => {
       c.socket.write(Buffer.concat([

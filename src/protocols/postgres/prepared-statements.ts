@@ -1,3 +1,5 @@
+import type { NameChange } from './sql-prepare.ts';
+
 interface Pending {
   /** The Query or Sync batch it was sent in (StatementLog's numbering). */
   readonly batch: number;
@@ -48,10 +50,18 @@ export class PreparedStatements {
     if (p?.kind === 'close-statement') this.accepted.delete(p.name);
   }
 
+  /** A SQL-level PREPARE or DEALLOCATE completed (they share the names of protocol-level statements). */
+  sqlChanged(change: NameChange): void {
+    if ('name' in change) this.accepted.set(change.name, change.text);
+    else if (change.deallocate === null) this.accepted.clear();
+    else this.accepted.delete(change.deallocate);
+  }
+
   /**
    * The text a Bind sent now runs for `name`: that of a Parse earlier in the same batch (if it fails, the server
    * skips the Bind too), else the accepted one. Undefined while it depends on a Parse or Close of an earlier batch
-   * the server has not answered yet: the caller waits for that answer.
+   * the server has not answered yet, or names nothing known while batches are unanswered (a SQL PREPARE among
+   * them may define it): the caller waits for the answers.
    */
   textFor(name: string): string | undefined {
     for (let i = this.pending.length - 1; i >= 0; i--) {
@@ -60,6 +70,9 @@ export class PreparedStatements {
       if (p.batch !== this.sent) return undefined;
       return p.kind === 'parse' ? p.text : '';
     }
-    return this.accepted.get(name) ?? '';
+    const text = this.accepted.get(name);
+    // Not known yet, while batches are unanswered: a SQL PREPARE among them may define it.
+    if (text === undefined && this.answered < this.sent) return undefined;
+    return text ?? '';
   }
 }

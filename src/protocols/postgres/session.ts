@@ -19,6 +19,7 @@ import { JoinedWrites } from './joined-writes.ts';
 import { LiveMask, LiveMaskRefusal } from './live-mask.ts';
 import { AckGate } from './ack-gate.ts';
 import { PreparedStatements } from './prepared-statements.ts';
+import { nameChange } from './sql-prepare.ts';
 
 export interface PgSessionOptions {
   readonly client: Socket;
@@ -569,10 +570,15 @@ export class PgSession {
         this.statements.columns(fields, d?.kind === 'S' ? d.name : undefined);
         return f.bytes;
       }
-      case BackendCode.CommandComplete:
-        this.statements.complete(f.body);
+      case BackendCode.CommandComplete: {
+        const done = this.statements.complete(f.body);
+        if (done && (done.tag === 'PREPARE' || done.tag.startsWith('DEALLOCATE'))) {
+          const change = nameChange(done.text, done.index);
+          if (change) this.prepared.sqlChanged(change);
+        }
         this.toClientGate.acknowledge();
         return f.bytes;
+      }
       case BackendCode.CopyData:
         this.statements.copyData(f.bytes.length - FRAME_HEADER);
         return f.bytes;

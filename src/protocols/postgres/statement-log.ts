@@ -10,6 +10,8 @@ interface Execution {
   readonly querySeq: number;
   readonly mode: 'simple' | 'extended';
   readonly statement: string | undefined;
+  /** The statement text as sent (unmasked, never stored): what a PREPARE in it prepared (sql-prepare.ts). */
+  readonly text: string;
   readonly startedAt: number;
   /** The Query or Sync that ends it: the target answers each with one ReadyForQuery. */
   readonly batch: number;
@@ -85,7 +87,7 @@ export class StatementLog {
     data.text = masked;
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
-      querySeq, mode, statement, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined, formats,
+      querySeq, mode, statement, text, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined, formats,
       rows: 0, sample: [], sampleBytes: 0, truncated: false, undescribed: false, copyBytes: 0, results: 0,
     });
   }
@@ -149,12 +151,14 @@ export class StatementLog {
     if (head) head.copyBytes += bytes;
   }
 
-  complete(body: Buffer): void {
+  /** CommandComplete of the head statement; returns its tag, its text as sent and which of the text's statements ended. */
+  complete(body: Buffer): { tag: string; text: string; index: number } | undefined {
     const head = this.queue[0];
-    if (!head) return;
+    if (!head) return undefined;
     const { tag, rows } = decodeCommandComplete(body);
     this.recordResult(head, { tag, rows: rows ?? head.rows });
     if (head.mode === 'extended') this.queue.shift();
+    return { tag, text: head.text, index: head.results - 1 };
   }
 
   /** EmptyQueryResponse or PortalSuspended end an extended execution. */
