@@ -117,6 +117,8 @@ const MAX_TEXT_DEPTH = 4;
 /** Texts found inside strings (function body statements, PL/pgSQL expressions) parsed per classification; past it, unknown. */
 const MAX_NESTED_TEXTS = 5_000;
 const STMT_KEY = /^[A-Z][A-Za-z]*Stmt$/;
+/** Keys under which a statement names a function it does not call there (ObjectWithArgs, triggers, conversions, languages). */
+const FUNCTION_NAME_KEYS = new Set(['objname', 'funcname', 'func_name', 'plhandler', 'plinline', 'plvalidator', 'handler_name']);
 const RELATION_OBJECTS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_INDEX']);
 
 class Walker {
@@ -235,6 +237,19 @@ class Walker {
     for (const sql of e.sql) this.parseText(sql, d, 'SQL run by a function');
   }
 
+  /**
+   * A catalogued function named without being called here (`CREATE OPERATOR … (FUNCTION = pg_read_file)`,
+   * `CREATE AGGREGATE … (SFUNC = set_config)`, `CREATE CAST … WITH FUNCTION`): whatever then runs it reaches its
+   * effects with arguments not written here, so it has the function's effects and is unknown.
+   */
+  private reference(d: Draft, names: unknown): void {
+    if (!Array.isArray(names) || names.length === 0 || !names.every((n) => sval(n) !== undefined)) return;
+    const e = callEffect({ funcname: names, args: [] });
+    if (!e) return;
+    for (const kind of e.effects) addEffect(d, { kind });
+    d.unknown ??= `${qualifiedName(names)}() named by a definition, to be run with arguments not written here`;
+  }
+
   private visit(v: unknown, cur: Draft | null, fold: boolean): void {
     if (Array.isArray(v)) {
       for (const x of v) this.visit(x, cur, fold);
@@ -249,7 +264,14 @@ class Walker {
         this.statement(key, child as Node, cur, fold);
         continue;
       }
-      if (key === 'FuncCall' && cur) this.call(cur, child);
+      if (key === 'FuncCall' && cur) {
+        this.call(cur, child);
+        const c = obj(child);
+        if (c) for (const k in c) if (k !== 'funcname') this.visit(c[k], cur, fold);
+        continue;
+      }
+      if (cur && FUNCTION_NAME_KEYS.has(key)) this.reference(cur, child);
+      if (cur && key === 'DefElem') this.reference(cur, definedFunction(child));
       this.visit(child, cur, fold);
     }
   }
@@ -388,6 +410,12 @@ function addDropped(d: Draft, body: Node): void {
     const rel = parts[parts.length - 1];
     if (rel !== undefined) d.tables.add(relationName(parts.length >= 2 ? parts[parts.length - 2] : undefined, rel));
   }
+}
+
+/** The name list of a definition option naming a function (`FUNCTION = f`, `SFUNC = f`: a TypeName or a name list). */
+function definedFunction(defElem: unknown): unknown {
+  const arg = obj(obj(defElem)?.arg);
+  return obj(arg?.TypeName)?.names ?? obj(arg?.List)?.items;
 }
 
 function errorMessage(err: unknown): string {

@@ -81,7 +81,8 @@ function effectKinds(type: string, body: Node): Effect[] {
       return ['drop_table'];
     case 'RenameStmt':
       // A renamed table (or schema, or database) is gone under its name: to whoever uses that name, a drop.
-      if (typeof body.renameType === 'string' && RELATION_RENAMES.has(body.renameType)) return ['drop_table'];
+      // ALTER INDEX … RENAME renames any relation, a table too (PostgreSQL allows it for compatibility).
+      if (typeof body.renameType === 'string' && (RELATION_RENAMES.has(body.renameType) || body.renameType === 'OBJECT_INDEX')) return ['drop_table'];
       if (body.renameType === 'OBJECT_SCHEMA') return ['drop_schema', 'drop_table'];
       if (body.renameType === 'OBJECT_DATABASE') return ['drop_database', 'drop_table'];
       return [];
