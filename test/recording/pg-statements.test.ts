@@ -4,6 +4,7 @@ import type { StoredEvent } from '../../src/store/types.ts';
 import { pgConnection, startGateway, type TestGateway } from '../harness/gateway.ts';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { RawPgClient } from '../harness/raw-pg-client.ts';
+import { decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
 import { waitFor } from '../harness/wait.ts';
 
 let server: PgServer;
@@ -119,5 +120,31 @@ describe('a statement name stands for the text the target accepted', () => {
       ]));
     }, 4);
     expect(statements(events).map((s) => [s.text, s.results[0]?.tag ?? s.results[0]?.code])).toEqual([['SELECT 2', 'SELECT 1'], ['SELECT 3', '42P05']]);
+  });
+});
+
+describe('EXECUTE of a statement prepared in another statement', () => {
+  it('is refused under deny rules (its text is not what the classifier sees), while the PREPARE itself is decided on the statement it prepares', async () => {
+    const g = await startGateway({ connections: { app: pgConnection(server, { policy: { deny: [{ name: 'no-deletes', statements: ['delete'] }] } }) } });
+    try {
+      const c = await RawPgClient.login(g.pgPort, 'alice', 'app', await g.token('alice', ['dba']));
+      const run = async (sql: string) => {
+        c.query(sql);
+        let error: string | undefined;
+        for (;;) {
+          const f = await c.next();
+          if (f.code === 0x45) error = decodeErrorFields(f.body).C;
+          if (f.code === 0x5a) return error;
+        }
+      };
+      expect(await run('PREPARE del AS DELETE FROM people')).toBe('42501');
+      expect(await run('PREPARE sel AS SELECT 1')).toBeUndefined();
+      expect(await run('EXECUTE sel')).toBe('42501');
+      expect(await server.sql('SELECT count(*) FROM people')).toBe('1');
+      c.end();
+      await c.closed;
+    } finally {
+      await g.stop();
+    }
   });
 });
