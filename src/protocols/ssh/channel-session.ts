@@ -227,7 +227,7 @@ export class SessionChannel {
     // in a shell reading the channel's input (`ssh host bash < script`).
     if (kind === 'shell' || this.pty || inputIsCommands) {
       const input = new ShellInput({
-        session: this.s, channel: this.id, client: c, target: t, log, pty: this.pty !== undefined, close: (message) => void this.abort(message),
+        session: this.s, channel: this.id, client: c, target: t, log, pty: this.pty !== undefined, close: (message) => this.s.guard(this.abort(message), 'shell end'),
       });
       pump(t, c, (b) => {
         log.add('stdout', b);

@@ -162,7 +162,7 @@ export class ShellInput {
     }
     this.holding = true;
     this.o.client.pause();
-    void s.review('shell-line', shown, d).then((r) => {
+    const decided = s.review('shell-line', shown, d).then((r) => {
       if (this.closed) return;
       record(r.approved ? 'reviewed' : 'denied');
       this.holding = false;
@@ -171,6 +171,7 @@ export class ShellInput {
       if (!this.out.blocked && !this.closed) this.o.client.resume();
       this.drain();
     });
+    s.guard(decided, 'shell line review');
   }
 
   /**
