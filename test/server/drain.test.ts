@@ -43,7 +43,7 @@ const letters = (frames: Frame[]) => frames.map((f) => String.fromCharCode(f.cod
 
 describe('SIGTERM drains', () => {
   it('refuses new connections and reports not ready, lets the running statement finish and be recorded, then exits 0', async () => {
-    const files = await writeGatewayConfig(dir, 'drain', join(dir, 'drain-data'), { connections: { db: pgConnection(pg) }, limits: { drainTimeout: '8s' } });
+    const files = await writeGatewayConfig(dir, 'drain', join(dir, 'drain-data'), { connections: { db: pgConnection(pg) }, limits: { drainTimeout: '20s' } });
     const gw = await spawnGateway(files.config);
     const token = await issueToken(files.config, 'alice', 'dba');
     const busy = await RawPgClient.login(files.pgPort, 'alice', 'db', token);
@@ -58,7 +58,7 @@ describe('SIGTERM drains', () => {
     gw.child.kill('SIGTERM');
     // The idle session ends at once, with the shutdown told in the protocol.
     const idleGot = await idleFrames;
-    expect(Date.now() - signalled).toBeLessThan(1500);
+    expect(Date.now() - signalled).toBeLessThan(3000);
     expect(decodeErrorFields(idleGot.at(-1)!.body)).toMatchObject({ S: 'FATAL', C: '57P01' });
 
     const ready = await fetch(`http://127.0.0.1:${files.apiPort}/readyz`);
@@ -76,8 +76,9 @@ describe('SIGTERM drains', () => {
     expect(psqlResult.stdout).toContain('slept|');
     expect(await gw.exited).toBe(0);
     const took = Date.now() - signalled;
+    // Once the statements have finished, not at the drain timeout.
     expect(took).toBeGreaterThan(1500);
-    expect(took).toBeLessThan(8000);
+    expect(took).toBeLessThan(15_000);
 
     const store = openStore(files.dataDir);
     try {
