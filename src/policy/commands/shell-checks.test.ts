@@ -83,7 +83,10 @@ describe('exec checks against a deny rule on touch', () => {
     expect(pol.decide(exec(line), alice).action).toBe('deny');
   });
 
-  it.each(['ls -la /tmp', 'echo $HOME', 'cat /etc/hostname | wc -l', 'sudo -u root ls', 'find /tmp -name x', 'bash ./deploy.sh'])('%j is allowed', (line) => {
+  it.each([
+    'ls -la /tmp', 'echo $HOME', 'cat /etc/hostname | wc -l', 'sudo -u root ls', 'find /tmp -name x', 'bash ./deploy.sh', 'command -v git',
+    'nice -n 5 make', 'timeout -s KILL 5 ls', 'xargs -0 -n1 ls', 'ionice -c3 ls', 'stdbuf -oL ls', "su - root -c 'ls'", 'env -i PATH=/bin ls',
+  ])('%j is allowed', (line) => {
     expect(pol.decide(exec(line), alice)).toEqual({ action: 'allow' });
   });
 

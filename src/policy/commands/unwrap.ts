@@ -50,7 +50,7 @@ const WRAPPERS: Readonly<Record<string, Wrapper>> = {
   setsid: { flags: ['-c', '-f', '-w', '--ctty', '--fork', '--wait'] },
   time: { argOptions: ['-f', '-o', '--format', '--output'], flags: ['-p', '-a', '-v', '--portability', '--append', '--verbose'] },
   exec: { argOptions: ['-a'], flags: ['-c', '-l'] },
-  command: { flags: ['-p'] },
+  command: { flags: ['-p', '-v', '-V'] },
   builtin: {},
   stdbuf: { argOptions: ['-i', '-o', '-e', '--input', '--output', '--error'] },
   timeout: { argOptions: ['-s', '-k', '--signal', '--kill-after'], flags: ['-v', '--verbose', '--preserve-status', '--foreground'], positional: 1 },
