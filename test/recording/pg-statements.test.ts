@@ -98,16 +98,20 @@ describe('a statement name stands for the text the target accepted', () => {
       c.socket.write(Buffer.concat([
         encodeQuery('PREPARE s AS SELECT email FROM people'),
         ...bindAndRun,
+        encodeQuery('EXECUTE s'),
         encodeQuery('DEALLOCATE s'),
         encodeParse('s', 'SELECT 2'), ...bindAndRun,
       ]));
-    }, 4);
+    }, 5);
     expect(statements(events).map((x) => [x.text, x.results[0]?.tag])).toEqual([
       ['PREPARE s AS SELECT email FROM people', 'PREPARE'],
       ['PREPARE s AS SELECT email FROM people', 'SELECT 1'],
+      ['EXECUTE s', 'SELECT 1'],
       ['DEALLOCATE s', 'DEALLOCATE'],
       ['SELECT 2', 'SELECT 1'],
     ]);
+    // EXECUTE is recorded with the text the name stands for.
+    expect(events.find((e) => e.type === 'db.query' && e.data.text === 'EXECUTE s')?.data.prepared).toEqual([{ name: 's', text: 'PREPARE s AS SELECT email FROM people' }]);
   });
 
   it('a Close takes the name away once the target has done it; a Parse in the same batch counts at once', async () => {

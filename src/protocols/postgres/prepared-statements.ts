@@ -50,6 +50,11 @@ export class PreparedStatements {
     if (p?.kind === 'close-statement') this.accepted.delete(p.name);
   }
 
+  /** The text the server holds for `name` as far as it has answered, if any. */
+  known(name: string): string | undefined {
+    return this.accepted.get(name);
+  }
+
   /** A SQL-level PREPARE or DEALLOCATE completed (they share the names of protocol-level statements). */
   sqlChanged(change: NameChange): void {
     if ('name' in change) this.accepted.set(change.name, change.text);

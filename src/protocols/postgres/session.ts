@@ -115,6 +115,7 @@ export class PgSession {
     this.clientReader = new FrameReader(o.maxFrameBytes);
     this.targetReader = new FrameReader(o.maxFrameBytes);
     this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+    this.statements.preparedText = (name) => this.prepared.known(name);
     this.toClientGate = new AckGate(o.client, o.target, o.rec, o.limits.ack !== 'async', (n) => (this.rec.bytesOut += n));
     this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts, () => (this.encoding.name === 'UTF8' ? 'utf8' : 'latin1')) : undefined;
     for (const f of o.targetParameters) {

@@ -16,6 +16,20 @@ interface RawStatement {
   readonly stmt_len?: number;
 }
 
+/** The statement names the text's SQL EXECUTE statements run, in order (none when it cannot tell). */
+export function executedNames(text: string): string[] {
+  if (text.length > MAX_TEXT || !isSqlParserReady()) return [];
+  try {
+    const stmts = (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? [];
+    return stmts.flatMap((s) => {
+      const name = s.stmt?.ExecuteStmt?.name;
+      return typeof name === 'string' ? [name] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The name change made by the `index`-th statement of a Query or Parse text whose CommandComplete said PREPARE or
  * DEALLOCATE: the name and the PREPARE statement's own text (the statement it prepares, as written), or the name

@@ -4,6 +4,10 @@ import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { dataRowColumnCount, decodeCommandComplete, decodeDataRow, type FieldDescription } from './codec/backend.ts';
 import { FRAME_HEADER, type Frame } from './codec/frame-reader.ts';
+import { executedNames } from './sql-prepare.ts';
+
+/** A text that may hold a SQL EXECUTE (looked at closely by executedNames). */
+const EXECUTE = /\bexecute\b/i;
 import { binaryValueText } from './codec/binary-values.ts';
 
 interface Execution {
@@ -59,6 +63,9 @@ export class StatementLog {
     private readonly counts: Record<string, number>,
   ) {}
 
+  /** The text a statement name stands for now (PreparedStatements), for the record of an EXECUTE of it. */
+  preparedText: (name: string) => string | undefined = () => undefined;
+
   get pending(): number {
     return this.queue.length;
   }
@@ -83,6 +90,11 @@ export class StatementLog {
     // Keys in sorted order: the recorder's canonical JSON then takes its fast path.
     const data: Record<string, unknown> = { mode };
     if (params && params.length) data.params = params.map((p) => (p === null ? null : this.mask.maskText(p, this.counts)));
+    if (EXECUTE.test(text)) {
+      // SQL EXECUTE runs a prepared statement: the record names it with the text it stands for (null: not known).
+      const names = executedNames(text);
+      if (names.length) data.prepared = names.map((name) => ({ name, text: ((t) => (t === undefined ? null : this.maskStatement(t)))(this.preparedText(name)) }));
+    }
     if (statement) data.statement = statement;
     data.text = masked;
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
