@@ -4,7 +4,8 @@ import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { publicView } from '../reviews/service.ts';
 import type { ReviewRecord } from '../store/review-types.ts';
 import type { ApiContext, Caller } from './context.ts';
-import { durationText, eventStreamDoc, idParam, object, reviewSchema } from './schemas.ts';
+import { durationText, eventSchema, eventStreamDoc, idParam, object, reviewSchema } from './schemas.ts';
+import { publicEvent } from './sessions.ts';
 import { startSse } from './sse.ts';
 
 const decisionBody = {
@@ -65,6 +66,42 @@ export function reviewRoutes(ctx: ApiContext): FastifyPluginAsync {
         };
         const unsubscribe = await ctx.live.onReview(push);
         stream.onClose(unsubscribe);
+      },
+    );
+
+    app.get(
+      '/api/reviews/:id/context',
+      {
+        config: { roles: ['user'] },
+        schema: {
+          description:
+            'What an approver needs to judge a held command: the review and the last `limit` events of its session up to the hold ' +
+            '(statements as recorded, masked as stored). For whoever may see the review (its approvers, its requester, admins), ' +
+            'auditors or not. Audited as session.view.',
+          params: idParam,
+          querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+          returns: object({ review: reviewSchema, events: { type: 'array', items: eventSchema } }),
+        },
+      },
+      async (req) => {
+        const { id } = req.params as { id: string };
+        const { limit } = req.query as { limit: number };
+        const caller = req.caller!;
+        const r = await ctx.store.getReview(id);
+        if (!r || !visible(ctx, caller, r)) throw new AirlockError(ErrorCodes.notFound, `no review ${id}`, { expose: true });
+        const events: ReturnType<typeof publicEvent>[] = [];
+        if (r.sessionId) {
+          for await (const e of ctx.store.readEvents(r.sessionId)) {
+            if (e.time >= r.createdAt + 1) break; // events carry a sub-millisecond fraction; the review, whole milliseconds
+            events.push(publicEvent(e));
+            if (events.length > limit) events.shift();
+          }
+          await ctx.store.appendAudit({
+            time: Date.now(), subject: caller.identity.subject, action: 'session.view', target: r.sessionId,
+            detail: { review: id, count: events.length, via: 'review' },
+          });
+        }
+        return { review: publicView(r), events };
       },
     );
 

@@ -9,12 +9,18 @@ import { visibleKeys } from '../core/visible.ts';
 import { rolesOf } from '../identity/roles.ts';
 import type { ReviewRecord } from '../store/review-types.ts';
 import type { Store } from '../store/types.ts';
-import type { ReviewGate, ReviewOutcome, ReviewRequest } from './types.ts';
+import type { HeldNotice, ReviewGate, ReviewOutcome, ReviewRequest } from './types.ts';
 import { WebhookNotifier, type WebhookEvent } from './webhooks.ts';
 
-/** Whitespace and case do not make a different command for window approvals. */
-export function commandHash(text: string): string {
-  return createHash('sha256').update(text.trim().replace(/\s+/g, ' ').toLowerCase()).digest('hex');
+/**
+ * What an approval window matches: the command exactly as the client sent it (values included, before any
+ * masking), salted with the review's id so the stored digest cannot be used to guess masked values. An
+ * approver sees masked values; a window therefore lets through only the very command they approved, never
+ * another one with the same shape (another email, another id). Not even whitespace or case is normalised:
+ * `'A'` and `'a'` are different values.
+ */
+export function windowDigest(reviewId: string, exact: string): string {
+  return createHash('sha256').update(`${reviewId}\n${exact}`).digest('hex');
 }
 
 interface Waiter {
@@ -57,15 +63,16 @@ export class ReviewService implements ReviewGate {
     return this.waiters.size;
   }
 
-  async request(req: ReviewRequest, signal?: AbortSignal): Promise<ReviewOutcome> {
-    const textHash = commandHash(req.command.text);
+  async request(req: ReviewRequest, signal?: AbortSignal, onHeld?: (h: HeldNotice) => void): Promise<ReviewOutcome> {
     const now = this.now();
-    const window = await this.store.findValidApproval({ kind: 'command', connection: req.connection, requester: req.requester.subject, textHash, now });
+    const window = await this.windowFor(req, now);
     if (window) {
       return { approved: true, reviewer: window.reviewer ?? undefined, reason: `approved until ${new Date(window.validUntil!).toISOString()} (review ${window.id})`, reviewId: window.id };
     }
+    const id = newId('rev_');
+    const textHash = windowDigest(id, req.exact);
     const record: ReviewRecord = {
-      id: newId('rev_'), kind: 'command', sessionId: req.sessionId, connection: req.connection,
+      id, kind: 'command', sessionId: req.sessionId, connection: req.connection,
       requester: req.requester.subject, requesterKind: req.requester.kind, requesterGroups: req.requester.groups,
       text: req.command.text, textHash, rule: req.rule, approvers: req.approvers, status: 'pending',
       createdAt: now, expiresAt: now + this.timeoutMs, decidedAt: null, reviewer: null, reason: null, validUntil: null,
@@ -73,12 +80,19 @@ export class ReviewService implements ReviewGate {
     await this.store.insertReview(record);
     this.announce(record, 'review.requested');
     this.log.info({ review: record.id, connection: record.connection, requester: record.requester, rule: record.rule }, 'command held for review');
+    onHeld?.({ reviewId: record.id, approvers: record.approvers, expiresAt: record.expiresAt });
     return new Promise<ReviewOutcome>((resolve) => {
       const timer = setTimeout(() => void this.expire(record.id, 'no decision before the request expired'), this.timeoutMs);
       this.waiters.set(record.id, { resolve, timer });
       signal?.addEventListener('abort', () => void this.expire(record.id, 'the session ended while waiting'), { once: true });
       this.startPolling();
     });
+  }
+
+  /** An approved, unexpired window of this requester on this connection for exactly this command. */
+  private async windowFor(req: ReviewRequest, now: number): Promise<ReviewRecord | undefined> {
+    const approved = await this.store.listReviews({ status: 'approved', kind: 'command', requester: req.requester.subject, connection: req.connection });
+    return approved.find((r) => r.validUntil !== null && r.validUntil > now && r.textHash === windowDigest(r.id, req.exact));
   }
 
   /** Opens an access request (connections with `access.requireRequest`). */

@@ -97,6 +97,7 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/connections': { allowed: SIGNED_IN },
   'GET /api/reviews': { allowed: SIGNED_IN },
   'GET /api/reviews/live': { allowed: SIGNED_IN },
+  'GET /api/reviews/{id}/context': { allowed: SIGNED_IN, path: () => '/api/reviews/rev_missing/context', ok: 404 },
   'POST /api/reviews/{id}/approve': { allowed: SIGNED_IN, path: () => '/api/reviews/rev_missing/approve', body: () => ({}), ok: 404 },
   'POST /api/reviews/{id}/deny': { allowed: SIGNED_IN, path: () => '/api/reviews/rev_missing/deny', body: () => ({ reason: 'no' }), ok: 404 },
   // Only members of the connection's groups may ask; the approver is not one.

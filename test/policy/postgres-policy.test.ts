@@ -201,7 +201,7 @@ describe('review', () => {
     const id = await pendingReview(lead);
     await api(lead, 'POST', `/api/reviews/${id}/approve`, { for: '30m' });
     await held;
-    const again = await c.query('update t  set id = id where id = 1');
+    const again = await c.query('UPDATE t SET id = id WHERE id = 1');
     expect(again.rowCount).toBe(1);
     await c.end();
   });

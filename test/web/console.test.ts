@@ -281,7 +281,11 @@ describe.skipIf(!chromiumPath())('web console in headless Chromium', () => {
       expect(who).toContain('updates-need-review');
       expect(done).toBe(false);
 
-      expect(await card.locator('a', { hasText: 'session' }).getAttribute('href')).toMatch(/^\/sessions\/ses_\w+$/);
+      // The approver (not an auditor) sees what led up to the statement, through the review.
+      await card.locator('details.review-context summary').click();
+      const context = card.locator('details.review-context pre');
+      await context.waitFor({ timeout: 10_000 });
+      expect(await context.innerText()).toContain('DELETE FROM customers');
       await card.locator('input.reason').fill('renewal confirmed by sales');
       await card.locator('select.window').selectOption('15m');
       await card.locator('button.approve').click();

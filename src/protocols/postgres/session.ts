@@ -6,10 +6,10 @@ import { ProtocolError } from '../../core/errors.ts';
 import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { ConnectionPolicy, Decision } from '../../policy/types.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
-import type { ReviewGate } from '../../reviews/types.ts';
+import { heldLine, type ReviewGate } from '../../reviews/types.ts';
 import type { RecordingLimits } from '../../config/schema.ts';
 import { BackendCode, FrontendCode } from './codec/codes.ts';
-import { decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription, encodeErrorResponse } from './codec/backend.ts';
+import { decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription, encodeErrorResponse, encodeNoticeResponse } from './codec/backend.ts';
 import { decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParseBytes, decodeQueryBytes, encodeExecute, encodeSync } from './codec/frontend.ts';
 import { ClientEncoding, preview } from './client-encoding.ts';
 import { FRAME_HEADER, FrameReader, type Frame } from './codec/frame-reader.ts';
@@ -493,8 +493,11 @@ export class PgSession {
     this.client.pause();
     this.o.reviews
       .request(
-        { sessionId: this.rec.id, connection: this.o.connection, requester: this.o.identity, command: { protocol: 'postgres', kind: 'query', text: masked }, rule: d.rule, approvers: d.approvers, reason: d.reason },
+        { sessionId: this.rec.id, connection: this.o.connection, requester: this.o.identity, command: { protocol: 'postgres', kind: 'query', text: masked }, exact: text, rule: d.rule, approvers: d.approvers, reason: d.reason },
         this.reviewAbort.signal,
+        (h) => {
+          if (!this.ended) this.toClient(encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: `Airlock: ${heldLine(h)}` }));
+        },
       )
       .then(
         (r) => {

@@ -121,7 +121,9 @@ export class SessionChannel {
         const paths = new PathResolver(target.client);
         scpRefusal = await decideScp(this.s, scp, paths, this.id).finally(() => paths.close());
       }
-      const auth = scpRefusal ? { ok: false as const, reason: scpRefusal } : await this.s.authorize('exec', command);
+      const auth = scpRefusal ? { ok: false as const, reason: scpRefusal } : await this.s.authorize('exec', command, (line) => {
+        if (ch.writable) ch.stderr.write(`${line}\n`);
+      });
       if (this.finished) return;
       rec?.record('ssh.exec', { channel: this.id, command: masked, pty: this.pty !== undefined }, { searchText: masked, outcome: auth.ok ? auth.outcome : 'denied' });
       if (!auth.ok) {

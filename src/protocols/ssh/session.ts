@@ -7,6 +7,7 @@ import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { Command, ConnectionPolicy, Decision } from '../../policy/types.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
 import type { EngineContext } from '../common/engine.ts';
+import { heldLine } from '../../reviews/types.ts';
 import { connectionBoundary, type Boundary } from './boundary.ts';
 import { SessionChannel } from './channel-session.ts';
 import { SocketRoom } from './socket-room.ts';
@@ -214,8 +215,11 @@ export class SshSession {
     this.rec?.record('policy.deny', { kind, text: masked, rule, reason }, { searchText: masked, outcome: 'denied' });
   }
 
-  /** Holds a command for a reviewer. Resolves with whether it may run, and if not, why. */
-  async review(kind: SshCommandKind, text: string, d: Extract<Decision, { action: 'review' }>): Promise<{ approved: boolean; reason: string }> {
+  /**
+   * Holds a command for a reviewer. Resolves with whether it may run, and if not, why. `tell` shows the client,
+   * the moment the command is held, which review it waits for and who may decide it.
+   */
+  async review(kind: SshCommandKind, text: string, d: Extract<Decision, { action: 'review' }>, tell?: (line: string) => void): Promise<{ approved: boolean; reason: string }> {
     const masked = this.mask(text);
     this.rec?.record('review.requested', { kind, text: masked, rule: d.rule, approvers: d.approvers }, { searchText: masked, outcome: 'reviewed' });
     const reviews = this.o.ctx.reviews;
@@ -227,9 +231,10 @@ export class SshSession {
         const r = await reviews.request(
           {
             sessionId: this.rec?.id ?? '', connection: this.o.name, requester: this.o.identity,
-            command: { protocol: 'ssh', kind, text }, rule: d.rule, approvers: d.approvers, reason: d.reason,
+            command: { protocol: 'ssh', kind, text: masked }, exact: text, rule: d.rule, approvers: d.approvers, reason: d.reason,
           },
           this.reviewAbort.signal,
+          (h) => tell?.(`Airlock: ${heldLine(h)}`),
         );
         this.rec?.record('review.decided', { reviewId: r.reviewId, approved: r.approved, reviewer: r.reviewer ?? null, reason: r.reason ?? null, rule: d.rule });
         result = r.approved
@@ -244,11 +249,11 @@ export class SshSession {
   }
 
   /** Allow, or deny with a reason, holding for review when the policy says so. */
-  async authorize(kind: SshCommandKind, text: string): Promise<{ ok: true; outcome: 'allowed' | 'reviewed' } | { ok: false; reason: string }> {
+  async authorize(kind: SshCommandKind, text: string, tell?: (line: string) => void): Promise<{ ok: true; outcome: 'allowed' | 'reviewed' } | { ok: false; reason: string }> {
     const d = this.decide(kind, text);
     if (d.action === 'allow') return { ok: true, outcome: 'allowed' };
     if (d.action === 'deny') return { ok: false, reason: d.reason };
-    const r = await this.review(kind, text, d);
+    const r = await this.review(kind, text, d, tell);
     return r.approved ? { ok: true, outcome: 'reviewed' } : { ok: false, reason: r.reason };
   }
 

@@ -162,7 +162,7 @@ export class ShellInput {
     }
     this.holding = true;
     this.o.client.pause();
-    const decided = s.review('shell-line', shown, d).then((r) => {
+    const decided = s.review('shell-line', shown, d, (note) => this.o.client.stderr.write(this.o.pty ? `\r\n${note}\r\n` : `${note}\n`)).then((r) => {
       if (this.closed) return;
       record(r.approved ? 'reviewed' : 'denied');
       this.holding = false;

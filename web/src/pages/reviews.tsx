@@ -1,6 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, subscribe } from '../api.ts';
-import { Link } from '../components/link.tsx';
 import { dateTime, relative } from '../format.ts';
 import type { Me, Review } from '../types.ts';
 
@@ -82,6 +81,34 @@ export function ReviewsPage({ me }: { me: Me }) {
   );
 }
 
+interface ContextEvent {
+  readonly seq: number;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** What led up to a held statement (GET /api/reviews/ID/context, audited), loaded only when opened. */
+function SessionContext({ id }: { id: string }) {
+  const [events, setEvents] = useState<ContextEvent[] | undefined>();
+  const [error, setError] = useState('');
+  const load = (e: Event) => {
+    if (!(e.currentTarget as HTMLDetailsElement).open || events) return;
+    api<{ events: ContextEvent[] }>(`/api/reviews/${encodeURIComponent(id)}/context`).then((r) => setEvents(r.events), (err: Error) => setError(err.message));
+  };
+  const line = (e: ContextEvent) => {
+    const d = e.data;
+    const text = d.text ?? d.command ?? d.line ?? d.path ?? '';
+    return `${e.type}${text ? `  ${String(text)}` : ''}`;
+  };
+  return (
+    <details class="review-context" onToggle={load}>
+      <summary>Session so far</summary>
+      {error && <p class="error">{error}</p>}
+      {events && (events.length ? <pre>{events.map(line).join('\n')}</pre> : <p class="muted small">Nothing recorded before this statement.</p>)}
+    </details>
+  );
+}
+
 function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r: Review) => void }) {
   const [reason, setReason] = useState('');
   const [passFor, setPassFor] = useState('');
@@ -117,18 +144,18 @@ function PendingReview({ r, me, onDecided }: { r: Review; me: Me; onDecided: (r:
         <span>approvers: {r.approvers.join(', ')}</span>
         <span>asked {relative(Date.parse(r.createdAt))}</span>
         <span>expires {relative(Date.parse(r.expiresAt))}</span>
-        {r.sessionId && <Link href={`/sessions/${r.sessionId}`}>session</Link>}
       </div>
       <pre class="review-text">{r.visibleText ?? r.text}</pre>
+      {r.sessionId && <SessionContext id={r.id} />}
       {own ? (
         <p class="muted small">This is your own request: someone else decides it.</p>
       ) : (
         <form onSubmit={(e) => { e.preventDefault(); void decide('approve'); }}>
           <input class="reason" placeholder="Reason (required to deny)" value={reason} maxLength={2000} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
           {r.kind === 'command' && (
-            <select class="window" value={passFor} onChange={(e) => setPassFor((e.target as HTMLSelectElement).value)} title="Let the same statement from the same person pass without review for a while">
+            <select class="window" value={passFor} onChange={(e) => setPassFor((e.target as HTMLSelectElement).value)} title="Let exactly this statement (same text, same values) from the same person pass without review for a while">
               <option value="">this statement once</option>
-              {['15m', '1h', '8h'].map((w) => <option value={w}>and identical ones for {w}</option>)}
+              {['15m', '1h', '8h'].map((w) => <option value={w}>and exactly this statement again for {w}</option>)}
             </select>
           )}
           <button type="submit" class="button approve" disabled={busy}>Approve</button>
