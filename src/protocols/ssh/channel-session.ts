@@ -5,7 +5,6 @@ import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
 import type { SshSession } from './session.ts';
 import { decideScp, parseScp } from './scp-exec.ts';
-import { PathResolver } from './sftp-paths.ts';
 import { SftpRelay } from './sftp-relay.ts';
 import { ShellInput } from './shell-input.ts';
 import { StreamLog } from './stream-log.ts';
@@ -118,8 +117,7 @@ export class SessionChannel {
       const scp = parseScp(command);
       let scpRefusal: string | undefined;
       if (scp) {
-        const paths = new PathResolver(target.client);
-        scpRefusal = await decideScp(this.s, scp, paths, this.id).finally(() => paths.close());
+        scpRefusal = await decideScp(this.s, scp, this.s.paths(), this.id);
       }
       const auth = scpRefusal ? { ok: false as const, reason: scpRefusal } : await this.s.authorize('exec', command, (line) => {
         if (ch.writable) ch.stderr.write(`${line}\n`);
@@ -221,7 +219,7 @@ export class SessionChannel {
     pump(t.stderr, c.stderr, (b) => log.add('stderr', b), room);
 
     if (kind === 'sftp') {
-      new SftpRelay({ session: this.s, channel: this.id, client: c, target: t, paths: new PathResolver(this.s.target!.client) }).start();
+      new SftpRelay({ session: this.s, channel: this.id, client: c, target: t, paths: this.s.paths() }).start();
       c.on('end', () => t.end());
       return;
     }

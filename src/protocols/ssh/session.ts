@@ -10,6 +10,7 @@ import type { EngineContext } from '../common/engine.ts';
 import { heldLine } from '../../reviews/types.ts';
 import { connectionBoundary, type Boundary } from './boundary.ts';
 import { SessionChannel } from './channel-session.ts';
+import { PathResolver } from './sftp-paths.ts';
 import { SocketRoom } from './socket-room.ts';
 import { handleForward } from './forward.ts';
 import { HostKeyMismatchError, connectTarget, type HostKeyStore, type TargetConnection } from './target.ts';
@@ -53,6 +54,7 @@ export class SshSession {
   /** Whether the client's and the target's sockets can take more (see SocketRoom). */
   readonly clientRoom: SocketRoom;
   targetRoom: SocketRoom | undefined;
+  private pathResolver: PathResolver | undefined;
   private readonly policy: ConnectionPolicy;
   private channelSeq = 0;
   private forwards = 0;
@@ -110,6 +112,13 @@ export class SshSession {
   private refuseChannel(reject: RejectConnection, type: string, cap: number): void {
     this.rec?.record('ssh.channel_refused', { type, reason: `at most ${cap} open ${type} channels per connection` }, { outcome: 'denied' });
     reject();
+  }
+
+  /** What SFTP and scp paths name on the target; only once the target is connected. */
+  paths(): PathResolver {
+    if (!this.target) throw new Error('no target connection to resolve paths on');
+    this.pathResolver ??= new PathResolver(this.target.client);
+    return this.pathResolver;
   }
 
   get identity(): Identity {

@@ -6,7 +6,8 @@ import type { Client, SFTPWrapper, Stats } from 'ssh2';
  * (`//etc/./x/../passwd`, `../../etc/passwd`, relative to its login directory, through a symlink), so
  * the relay decides on the path normalised against the session's home (REALPATH "." on the target) and
  * on where the target resolves it (REALPATH, which follows symlinks), both. The questions go to the target
- * over the gateway's own SFTP channel on the same connection, so they see what the client's requests see.
+ * over the gateway's own SFTP channel on the same connection (one per connection, shared by its channels),
+ * so they see what the client's requests see.
  *
  * Fail closed: a path that cannot be resolved for any reason but "it does not exist yet" (its parent is
  * resolved instead), or whose last component is a dangling symlink, is refused.
@@ -51,12 +52,19 @@ export class PathResolver {
     }
   }
 
-  close(): void {
-    void this.sftp?.then((s) => s.end(), () => {});
-  }
-
+  /** One SFTP channel per target connection, opened when first needed and again if it closes. */
   private channel(): Promise<SFTPWrapper> {
-    this.sftp ??= new Promise((resolve, reject) => this.target.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    this.sftp ??= new Promise<SFTPWrapper>((resolve, reject) => this.target.sftp((err, s) => (err ? reject(err) : resolve(s)))).then(
+      (s) => {
+        s.on('error', () => {});
+        s.once('close', () => (this.sftp = undefined));
+        return s;
+      },
+      (err: Error) => {
+        this.sftp = undefined;
+        throw err;
+      },
+    );
     return this.sftp;
   }
 

@@ -2,7 +2,7 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 import posix from 'node:path/posix';
 import { SftpReader, SftpStatus, encodeStatus, type SftpPiece, type SftpRequest, type SftpResponse } from './sftp-parser.ts';
 import { WRITE_FLAGS, decisionFor, type SftpDecisionNeed, type SftpEffect } from './sftp-effects.ts';
-import { PathResolver, isStartupFile } from './sftp-paths.ts';
+import { isStartupFile, type PathResolver } from './sftp-paths.ts';
 import { HoldableWriter } from './pump.ts';
 import type { SshSession } from './session.ts';
 
@@ -61,7 +61,6 @@ export class SftpRelay {
     const { client, target } = this.o;
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     target.on('data', (chunk: Buffer) => this.fromTarget(chunk));
-    target.once('close', () => this.o.paths.close());
   }
 
   // ---- client → target ---------------------------------------------------------------------------
