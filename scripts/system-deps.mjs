@@ -61,6 +61,7 @@ async function missingPackages() {
     ['openssh-client', has('ssh') && has('scp') && has('sftp') && has('ssh-keygen')],
     ['python3-psycopg2', psycopg2.ok],
     ['openssl', has('openssl')],
+    ['jq', has('jq')],
     ['tmux', has('tmux')],
     ['rsync', has('rsync')],
     ['chromium', has('chromium')],
