@@ -156,10 +156,11 @@ describe('airlock replay --exec', () => {
     });
     expect(ev.find((e) => e.type === 'db.error')?.data).toMatchObject({ code: '42P01' });
     expect(ev.at(-1)).toMatchObject({ type: 'session.end', data: { reason: 'replay_complete' } });
-    // the chain holds and the seal verifies with the gateway's key
+    // the chain holds (version 2: outcome and search text are hashed too) and the seal verifies with the gateway's key
+    expect(ev[0].data.chain).toBe(2);
     let head = GENESIS;
     for (const e of ev) {
-      head = eventHash(head, e);
+      head = eventHash(head, e, e);
       expect(e.hash).toBe(head);
     }
     expect(s!.lastHash).toBe(head);
