@@ -327,6 +327,15 @@ class Walker {
       case 'CreateFunctionStmt':
         this.functionBody(d, body, text);
         break;
+      // A subscription applies another server's inserts, updates, deletes and truncates to tables here.
+      case 'CreateSubscriptionStmt':
+      case 'AlterSubscriptionStmt':
+        d.unknown = 'subscription: applies changes another server sends';
+        break;
+      case 'CreatePublicationStmt':
+      case 'AlterPublicationStmt':
+        if (body.for_all_tables || JSON.stringify(body.pubobjects ?? []).includes('PUBLICATIONOBJ_TABLES_IN')) d.unknown = 'publication of every table of a schema or the database';
+        break;
       case 'ExplainStmt':
         // EXPLAIN ANALYZE runs the statement; plain EXPLAIN only plans it.
         if (explainExecutes(body.options)) this.visit(body.query, null, false);

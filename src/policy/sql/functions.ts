@@ -51,6 +51,7 @@ const UNKNOWN: Readonly<Record<string, string>> = {
   pg_logical_slot_get_changes: 'reads the changes of every table', pg_logical_slot_peek_changes: 'reads the changes of every table',
   pg_logical_slot_get_binary_changes: 'reads the changes of every table', pg_logical_slot_peek_binary_changes: 'reads the changes of every table',
   connectby: 'builds SQL from its arguments',
+  bt_page_items: 'reads the keys of an index', bt_multi_page_stats: 'reads the pages of an index', brin_page_items: 'reads the pages of an index',
 };
 
 const CATALOGUE = new Map<string, Inspect>();
