@@ -38,6 +38,16 @@ describe('compareOutcome', () => {
   it('nothing recorded to compare with', () => {
     expect(compareOutcome(undefined, { results: [{ tag: 'SELECT 1', rows: 1 }] })).toEqual({ kind: 'unverified', text: 'no recorded outcome to compare; now SELECT 1' });
   });
+
+  it('compares the sampled row values; hash-masked values by their kind only', () => {
+    const rec = (sample: (string | null)[][]): RecordedOutcome => ({ results: [{ tag: 'SELECT 1', rows: 1, sample }], skipped: false });
+    const now = { results: [{ tag: 'SELECT 1', rows: 1 }] };
+    expect(compareOutcome(rec([['10']]), now, [[['7']]])).toEqual({ kind: 'rows_differ', text: 'row values differ in 1 of the sampled rows: row 1: recorded (10), now (7)' });
+    expect(compareOutcome(rec([['10']]), now, [[['10']]]).kind).toBe('same');
+    expect(compareOutcome(rec([[null]]), now, [[['']]]).kind).toBe('rows_differ');
+    expect(compareOutcome(rec([['[EMAIL:1f3a9c2b]']]), now, [[['[EMAIL:00aa11bb]']]]).kind).toBe('same');
+    expect(compareOutcome(rec([['[EMAIL]']]), now, [[['[NAME]']]]).kind).toBe('rows_differ');
+  });
 });
 
 describe('sandboxConnection', () => {

@@ -17,8 +17,11 @@ import type { Recorder, SessionRecorder } from './recorder.ts';
  * with what the recording says happened. The run is itself a recorded, sealed session.
  */
 
+/** The first rows of a result as recorded (`db.result.sample`, masked as stored). */
+export type Sample = readonly (readonly (string | null)[])[];
+
 export interface RecordedOutcome {
-  results: { tag: string; rows: number; columns?: string[] }[];
+  results: { tag: string; rows: number; columns?: string[]; sample?: Sample }[];
   error?: { code: string | null; message: string };
   /** The target skipped it after an earlier error in the same batch: it never ran. */
   skipped: boolean;
@@ -31,8 +34,12 @@ export interface Verdict {
   readonly text: string;
 }
 
-/** Compares what the recording says with what happened now. */
-export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOutcome): Verdict {
+/**
+ * Compares what the recording says with what happened now: errors, tags, row counts, columns, and the values of
+ * the rows both recordings sampled (the first `recording.maxRows` rows of each result, masked the same way), so
+ * `count(*)` 10 against 7 differs. Rows past the sample are compared by count only.
+ */
+export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOutcome, nowSamples: readonly (Sample | undefined)[] = []): Verdict {
   const nowText = now.error ? `error ${now.error.code ?? ''}: ${now.error.message}`.replace('  ', ' ') : describeResults(now.results);
   if (!recorded || (!recorded.error && recorded.results.length === 0)) return { kind: 'unverified', text: `no recorded outcome to compare; now ${nowText}` };
   if (recorded.error && now.error) {
@@ -51,8 +58,34 @@ export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOu
     const rc = rec[i].columns;
     const cc = cur[i].columns;
     if (rc && cc && rc.join('\0') !== cc.join('\0')) return { kind: 'result_differs', text: `columns differ${where} (recorded ${rc.join(', ')}; now ${cc.join(', ')})` };
+    const rows = differentRows(rec[i].sample, nowSamples[i]);
+    if (rows.length) {
+      const shown = rows.slice(0, 3).map((d) => `row ${d.row}: recorded (${d.recorded}), now (${d.now})`).join('; ');
+      return { kind: 'rows_differ', text: `row values differ${where} in ${rows.length} of the sampled rows: ${shown}${rows.length > 3 ? '; …' : ''}` };
+    }
   }
   return { kind: 'same', text: `same (${describeResults(cur)})` };
+}
+
+/** A hash-masked value carries a per-session key (`[EMAIL:1f3a9c2b]`): two runs agree when the kinds do. */
+function comparable(v: string | null): string {
+  return v === null ? '\0null' : v.replace(/\[([A-Z][A-Z0-9_]*):[0-9a-f]{8}\]/g, '[$1]');
+}
+
+function rowText(r: readonly (string | null)[]): string {
+  return r.map((v) => (v === null ? 'NULL' : v.length > 60 ? `${v.slice(0, 60)}…` : v)).join(', ');
+}
+
+/** The rows (1-based) where both samples have a row and the rows differ. */
+function differentRows(recorded: Sample | undefined, now: Sample | undefined): { row: number; recorded: string; now: string }[] {
+  if (!recorded || !now) return [];
+  const out: { row: number; recorded: string; now: string }[] = [];
+  for (let j = 0; j < Math.min(recorded.length, now.length); j++) {
+    const a = recorded[j];
+    const b = now[j];
+    if (a.length !== b.length || a.some((v, k) => comparable(v) !== comparable(b[k]))) out.push({ row: j + 1, recorded: rowText(a), now: rowText(b) });
+  }
+  return out;
 }
 
 function describeResults(results: RunOutcome['results']): string {
@@ -141,7 +174,12 @@ export async function recordedOutcomes(store: Store, sessionId: string): Promise
     if (e.type === 'db.query') statements++;
     else if (e.type === 'db.result' && typeof d.query === 'number') {
       if (d.skipped) of(d.query).skipped = true;
-      else of(d.query).results.push({ tag: String(d.tag ?? ''), rows: Number(d.rows ?? 0), ...(Array.isArray(d.columns) ? { columns: d.columns.map(String) } : {}) });
+      else {
+        of(d.query).results.push({
+          tag: String(d.tag ?? ''), rows: Number(d.rows ?? 0), ...(Array.isArray(d.columns) ? { columns: d.columns.map(String) } : {}),
+          ...(Array.isArray(d.sample) ? { sample: d.sample as Sample } : {}),
+        });
+      }
     } else if (e.type === 'db.error' && typeof d.query === 'number') {
       of(d.query).error ??= { code: d.code == null ? null : String(d.code), message: String(d.message ?? '') };
     }
@@ -206,7 +244,22 @@ export async function reexecute(o: ReexecOptions): Promise<ReexecSummary> {
     const maskCounts: Record<string, number> = {};
     const mask = o.policy.storedMasker(randomBytes(32));
     const limits = cfg.recording ?? o.config.recording;
-    const log = new StatementLog(rec, mask, limits, maskCounts);
+    // The samples this run records, per result of the statement running, to compare with the recorded ones.
+    let samples: (Sample | undefined)[] = [];
+    const sampling = new Proxy(rec, {
+      get(target, prop) {
+        if (prop === 'record') {
+          return (...args: Parameters<SessionRecorder['record']>) => {
+            const [type, data] = args;
+            if (type === 'db.result' && !data.skipped) samples.push(Array.isArray(data.sample) ? (data.sample as Sample) : undefined);
+            return target.record(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const log = new StatementLog(sampling, mask, limits, maskCounts);
     const observer = recordingObserver(log, rec, mask, maskCounts);
     const emit = (line: ReexecLine) => {
       counts[line.verdict.kind]++;
@@ -241,9 +294,10 @@ export async function reexecute(o: ReexecOptions): Promise<ReexecSummary> {
         emit({ seq: e.seq, text, verdict: { kind: 'denied_now', text: `denied now by ${o.to}'s policy (${decision.rule}): ${reason}` }, notes });
         continue;
       }
+      samples = [];
       log.begin(text, params, extended ? 'extended' : 'simple', extended ? '' : undefined);
       const now = extended ? await runner.extended(text, params ?? [], observer) : await runner.simple(text, observer);
-      emit({ seq: e.seq, text, verdict: compareOutcome(recorded, now), notes });
+      emit({ seq: e.seq, text, verdict: compareOutcome(recorded, now, samples), notes });
     }
   } catch (err) {
     endReason = o.signal?.aborted ? 'replay_interrupted' : 'replay_failed';

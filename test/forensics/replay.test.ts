@@ -252,6 +252,21 @@ describe('airlock replay --exec', () => {
     // the sandbox's ref holds 1..3 now: n in (1, 4] gives 2 rows
     expect(r.out).toMatch(/#\d+\s+rows differ \(recorded 3, now 2\)\n\s+select n from ref where n > \$1 and n <= \$2/);
   });
+
+  it('compares the values of the rows, not only their number: count(*) 5 against 3 differs', async () => {
+    const known = new Set((await gw.gw.store.listSessions({ user: 'carl' })).map((s) => s.id));
+    const r0 = await psql({ port: gw.pgPort, user: 'carl', password: await gw.token('carl', ['dba']), database: 'pg-main' }, ['-At', '-c', 'select count(*) as n from ref', '-c', 'select n from ref order by n']);
+    expect(r0.stdout).toBe('5\n1\n2\n3\n4\n5\n');
+    const id = await closedSession('carl', known);
+    await pg1.psql(['-d', 'sandbox', '-c', 'UPDATE ref SET n = n * 10 WHERE n = 2']);
+    const r = await runCli(['replay', id, '--exec', '--to', 'sandbox', '--config', configFile]);
+    const verdicts = r.out.split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^#\d+\s+/, ''));
+    // One row each time (SELECT 1): the value is what differs.
+    expect(verdicts[0]).toBe('row values differ in 1 of the sampled rows: row 1: recorded (5), now (3)');
+    expect(verdicts[1]).toBe('rows differ (recorded 5, now 3)');
+    expect(r.code).toBe(1);
+    await pg1.psql(['-d', 'sandbox', '-c', 'UPDATE ref SET n = n / 10 WHERE n = 20']);
+  });
 });
 
 describe('airlock events', () => {
