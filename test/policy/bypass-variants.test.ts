@@ -107,6 +107,9 @@ const blocked: [string, string][] = [
   ['cannot be checked', 'CREATE PUBLICATION p FOR ALL TABLES;'],
   ['cannot be checked', 'CREATE PUBLICATION p FOR TABLES IN SCHEMA public;'],
   ['no-payments', 'CREATE PUBLICATION p FOR TABLE payments;'],
+  ['cannot be checked', 'EXPLAIN ANALYZE EXECUTE elsewhere;'],
+  ['cannot be checked', 'CREATE TABLE copied AS EXECUTE elsewhere;'],
+  ['cannot be checked', 'CALL some_procedure();'],
   ['cannot be checked', "SELECT * FROM bt_page_items('payments_pkey', 1);"],
 ];
 
@@ -132,5 +135,16 @@ describe('string literals read as the server reads them', () => {
   ])('%j drops nothing', async (sql) => {
     await run(sql, 'loose');
     expect((await pg.sql("SELECT count(*) FROM pg_class WHERE relname = 't'")).trim()).toBe('1');
+  });
+});
+
+describe('SQL-level prepared statements run later', () => {
+  it('EXECUTE in a later query of a name prepared earlier is unknown (refused); a PREPARE of a denied statement is denied', async () => {
+    const before = await state();
+    const r = await run("PREPARE later AS SELECT count(*) FROM t;\nEXECUTE later;\nDEALLOCATE later;\nPREPARE later AS DELETE FROM t;\nEXECUTE later;\n");
+    expect(r.stdout.split('\n')).not.toContain('3');
+    expect(r.stderr).toMatch(/Airlock: .*cannot be checked/);
+    expect(r.stderr).toContain('no-deletes');
+    expect(await state()).toBe(before);
   });
 });
