@@ -91,6 +91,7 @@ const blocked: [string, string][] = [
   ['no-drops', 'DO $$ BEGIN DROP TABLE t; END $$;'],
   ['no-set', "SET LOCAL datestyle = 'SQL, DMY';"],
   ['no-set', 'RESET ALL;'],
+  ['no-set', 'DISCARD ALL;'],
   ['no-set', 'SET SESSION AUTHORIZATION DEFAULT;'],
   ['no-set', "SET datestyle TO 'SQL, DMY';"],
   ['no-set', "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET datestyle = 'SQL, DMY' AS 'SELECT 1';"],

@@ -55,6 +55,9 @@ function effectKinds(type: string, body: Node): Effect[] {
   switch (type) {
     case 'TruncateStmt':
       return ['delete'];
+    // DISCARD ALL is RESET ALL and SET SESSION AUTHORIZATION DEFAULT, among others.
+    case 'DiscardStmt':
+      return body.target === 'DISCARD_ALL' ? ['set'] : [];
     // Code loaded into the server: a C function's library, an extension's scripts and libraries.
     case 'CreateFunctionStmt':
       return (defElemString(body.options, 'language') ?? '').toLowerCase() === 'c' ? ['load'] : [];
