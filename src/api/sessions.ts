@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { parseInstant } from '../core/duration.ts';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
-import type { SessionRecord, StoredEvent } from '../store/types.ts';
+import { OUTCOMES, type SessionRecord, type StoredEvent } from '../store/types.ts';
 import type { ApiContext, Caller } from './context.ts';
 import { decodeCursor, pageOf } from './cursor.ts';
 import { eventSchema, idParam, object, searchHitSchema, sessionSchema, timeText } from './schemas.ts';
@@ -46,7 +46,7 @@ const listQuery = {
   properties: {
     search: { type: 'string', minLength: 1, maxLength: 500, description: 'Full-text search over statements, commands and output (already masked)' },
     user: name, group: name, connection: name, protocol: name,
-    outcome: { enum: ['allowed', 'denied', 'reviewed', 'error'], description: 'Search only: outcome of the matching command' },
+    outcome: { enum: [...OUTCOMES], description: 'Sessions with a statement or command of this outcome; with `search`, the outcome of the matching one' },
     since: timeText, until: timeText,
     open: { type: 'boolean', description: 'Only sessions still running (true) or ended (false)' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
@@ -90,14 +90,14 @@ export function sessionRoutes(ctx: ApiContext): FastifyPluginAsync {
         const until = instant(q.until, 'until');
         const filter = {
           user: seesAll(caller) ? q.user : caller.identity.subject,
-          connection: q.connection, group: q.group, protocol: q.protocol, since, open: q.open,
+          connection: q.connection, group: q.group, protocol: q.protocol, since, open: q.open, outcome: q.outcome,
         };
         const bound = (c: number | undefined) => (c === undefined ? until : until === undefined ? c : Math.min(c, until));
         if (q.search) {
           const text = q.search;
           const page = await pageOf(
             cursor, q.limit,
-            (u, n) => ctx.store.search({ ...filter, text, outcome: q.outcome, until: bound(u), limit: n }),
+            (u, n) => ctx.store.search({ ...filter, text, until: bound(u), limit: n }),
             (h) => h.time, (h) => `${h.sessionId}:${h.seq}`,
           );
           return { hits: page.items, next: page.next };

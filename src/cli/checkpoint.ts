@@ -4,7 +4,7 @@ import { loadExistingKeyRing } from '../recording/key-files.ts';
 import { parse, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
 
-const HELP = `airlock checkpoint [--webhook URL] [--json]
+export const HELP = `airlock checkpoint [--webhook URL] [--json]
     signs the ledger head now and publishes it (<dataDir>/checkpoints/latest.json, checkpoints.jsonl, and the
     configured webhook forensics.checkpointWebhook or --webhook URL)`;
 

@@ -5,7 +5,7 @@ import { apiTarget, callApi } from './api-client.ts';
 import { parse, str, type Io } from './args.ts';
 import { startPgTunnel } from './pg-tunnel.ts';
 
-const HELP = `airlock connect CONNECTION [--port 5432] [--gateway HOST:PORT] [--ca FILE] [--token T] [--url API]
+export const HELP = `airlock connect CONNECTION [--port 5432] [--gateway HOST:PORT] [--ca FILE] [--token T] [--url API]
 Opens a local PostgreSQL port for unmodified clients (psql, DBeaver…) that reach CONNECTION through the gateway
 as you. It closes when your login session or token stops being valid.`;
 

@@ -4,7 +4,7 @@ import { streamEvents, type ExportFormat } from '../recording/events-export.ts';
 import { parse, stdio, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
 
-const HELP = `airlock events [--since 1h|ISO] [--until 1h|ISO] [--format jsonl|ocsf] [--follow]
+export const HELP = `airlock events [--since 1h|ISO] [--until 1h|ISO] [--format jsonl|ocsf] [--follow]
     every session's events in recording order, one JSON object per line, for a SIEM:
     jsonl = Airlock events with their session's identity fields; ocsf = OCSF 1.3 events.
     --since defaults to the beginning (with --follow: now); --follow polls every second until Ctrl-C.`;

@@ -7,7 +7,7 @@ import { loadExistingKeyRing } from '../recording/key-files.ts';
 import { parse, str, type Io } from './args.ts';
 import { auditLocal, withLocalStore } from './local.ts';
 
-const HELP = `airlock export SESSION_ID… --out FILE [--json]
+export const HELP = `airlock export SESSION_ID… --out FILE [--json]
     writes a signed, self-contained evidence bundle of ended sessions (verify it anywhere: airlock verify --bundle FILE)`;
 
 export async function exportCommand(argv: string[], io: Io): Promise<number> {

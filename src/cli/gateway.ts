@@ -3,6 +3,10 @@ import { createLogger } from '../core/logger.ts';
 import { Gateway } from '../server/gateway.ts';
 import { parse, str, type Io } from './args.ts';
 
+export const HELP = `airlock gateway [--config FILE]
+  runs the gateway with FILE (default ./airlock.yaml or $AIRLOCK_CONFIG; $AIRLOCK_DATA_DIR overrides its dataDir);
+  the only command besides demo that creates a data dir. SIGTERM/SIGINT drain it (again to stop at once).`;
+
 export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {});
   const loaded = loadConfig(str(values.config));

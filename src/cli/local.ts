@@ -1,14 +1,37 @@
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { AdminActions, type Actor } from '../admin/actions.ts';
-import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { loadConfig, type ConnectionSecrets, type LoadedConfig } from '../config/load.ts';
+import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { TokenService } from '../identity/tokens.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 
-/** Admin commands on the gateway's own host open the local data dir directly. */
-export async function withLocalStore<T>(configPath: string | undefined, fn: (store: Store, loaded: LoadedConfig) => Promise<T>): Promise<T> {
-  const loaded = loadConfig(configPath);
-  const store = openStore(loaded.dataDir);
+/** Where a command's configuration and data come from, for its messages. */
+export function describeSetup(loaded: LoadedConfig): string {
+  return `config ${loaded.path ?? 'none (no airlock.yaml here, no --config, no AIRLOCK_CONFIG: built-in defaults)'}, data dir ${loaded.dataDir}`;
+}
+
+/**
+ * The store a gateway created in the configured data dir. Only `airlock gateway` (and the demo) create one: a
+ * command run in the wrong folder is refused, naming the config and data dir it looked at, instead of
+ * creating an empty store and issuing tokens no gateway knows.
+ */
+export function openExistingStore(loaded: LoadedConfig): Store {
+  if (!existsSync(join(loaded.dataDir, 'airlock.db'))) {
+    throw new AirlockError(ErrorCodes.config, `no Airlock store here (${describeSetup(loaded)}): run it where the gateway runs, or pass --config FILE or AIRLOCK_DATA_DIR; only \`airlock gateway\` creates a store`);
+  }
+  return openStore(loaded.dataDir);
+}
+
+/**
+ * Admin commands on the gateway's own host open the local data dir directly. They read no connection's secrets
+ * (`secrets`: the connections a command does use).
+ */
+export async function withLocalStore<T>(configPath: string | undefined, fn: (store: Store, loaded: LoadedConfig) => Promise<T>, secrets: ConnectionSecrets = []): Promise<T> {
+  const loaded = loadConfig(configPath, undefined, secrets);
+  const store = openExistingStore(loaded);
   try {
     return await fn(store, loaded);
   } finally {

@@ -3,7 +3,7 @@ import { parseDuration } from '../core/duration.ts';
 import { parse, str, type Io } from './args.ts';
 import { localActor, withAdmin } from './local.ts';
 
-const HELP = `airlock locks add --subject S [--reason TEXT] [--ttl 1h]   lock an identity out: no login anywhere, live sessions end
+export const HELP = `airlock locks add --subject S [--reason TEXT] [--ttl 1h]   lock an identity out: no login anywhere, live sessions end
 airlock locks list [--all] [--json]                          active locks (--all: expired ones too)
 airlock locks remove ID`;
 

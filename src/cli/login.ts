@@ -20,7 +20,7 @@ import { callApi } from './api-client.ts';
 import { parse, str, type Io } from './args.ts';
 import { chooseToken, expiryOf, readSession, removeSession, sessionPath, writeSession, type LoginSession } from './login-session.ts';
 
-const HELP = `airlock login [--device] [--url API] [--issuer URL --client-id ID] [--scope "openid profile …"] [--resource R]
+export const HELP = `airlock login [--device] [--url API] [--issuer URL --client-id ID] [--scope "openid profile …"] [--resource R]
               [--no-browser] [--timeout 5m]
   Logs you in at the identity provider: in your browser (code + PKCE, answer received on 127.0.0.1), or with
   --device by entering a code on any device. The session is kept in $XDG_CONFIG_HOME/airlock/session.json

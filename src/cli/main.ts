@@ -1,20 +1,20 @@
-import { isAirlockError } from '../core/errors.ts';
+import { isAirlockError, type ErrorCode } from '../core/errors.ts';
 import { stdio, type Io } from './args.ts';
-import { connectCommand } from './connect.ts';
-import { loginCommand, logoutCommand } from './login.ts';
-import { demoCommand } from './demo.ts';
-import { accessCommand, reviewsCommand } from './reviews.ts';
-import { gatewayCommand } from './gateway.ts';
-import { sessionsCommand } from './sessions.ts';
-import { replayCommand } from './replay.ts';
-import { eventsCommand } from './events.ts';
-import { tokensCommand } from './tokens.ts';
-import { sshKeysCommand } from './ssh-keys.ts';
-import { locksCommand } from './locks.ts';
-import { whoamiCommand } from './whoami.ts';
-import { verifyCommand } from './verify.ts';
-import { exportCommand } from './export.ts';
-import { checkpointCommand } from './checkpoint.ts';
+import { connectCommand, HELP as connectHelp } from './connect.ts';
+import { loginCommand, logoutCommand, HELP as loginHelp } from './login.ts';
+import { demoCommand, HELP as demoHelp } from './demo.ts';
+import { accessCommand, reviewsCommand, HELP as reviewsHelp } from './reviews.ts';
+import { gatewayCommand, HELP as gatewayHelp } from './gateway.ts';
+import { sessionsCommand, HELP as sessionsHelp } from './sessions.ts';
+import { replayCommand, HELP as replayHelp } from './replay.ts';
+import { eventsCommand, HELP as eventsHelp } from './events.ts';
+import { tokensCommand, HELP as tokensHelp } from './tokens.ts';
+import { sshKeysCommand, HELP as sshKeysHelp } from './ssh-keys.ts';
+import { locksCommand, HELP as locksHelp } from './locks.ts';
+import { whoamiCommand, HELP as whoamiHelp } from './whoami.ts';
+import { verifyCommand, HELP as verifyHelp } from './verify.ts';
+import { exportCommand, HELP as exportHelp } from './export.ts';
+import { checkpointCommand, HELP as checkpointHelp } from './checkpoint.ts';
 
 const HELP = `airlock — identity-aware access gateway
 
@@ -36,9 +36,32 @@ Usage: airlock <command> [options]   (every command takes --config FILE; default
   verify [ID…] [--bundle FILE]    check recordings, seals and the ledger for tampering (exit 1 on any break)
   export ID… --out FILE           signed evidence bundle, verifiable offline
   checkpoint                      sign and publish the ledger head now
+
+\`airlock COMMAND --help\` describes a command and its subcommands.
+Exit status: 0 done; 1 a check failed (verify found a break) or the command failed; 2 usage error;
+3 not authenticated or not allowed; 4 not found (no such session, review, token, file); 5 configuration or
+data dir problem (no airlock.yaml, no store here); 6 a listen address is in use; 141 output closed early (| head).
 `;
 
+/** Exit status per error class (the README lists them): scripts tell a typo from a refusal from a missing thing. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, notFound: 4, config: 5, addressInUse: 6, pipeClosed: 141 } as const;
+
+const EXIT_OF: Partial<Record<ErrorCode, number>> = {
+  AIRLOCK_ERR_USAGE: EXIT.usage,
+  AIRLOCK_ERR_AUTH_FAILED: EXIT.auth,
+  AIRLOCK_ERR_FORBIDDEN: EXIT.auth,
+  AIRLOCK_ERR_NOT_FOUND: EXIT.notFound,
+  AIRLOCK_ERR_UNKNOWN_CONNECTION: EXIT.notFound,
+  AIRLOCK_ERR_CONFIG: EXIT.config,
+};
+
 type Command = (argv: string[], io: Io) => Promise<number>;
+
+const HELPS: Record<string, string> = {
+  gateway: gatewayHelp, login: loginHelp, logout: loginHelp, tokens: tokensHelp, 'ssh-keys': sshKeysHelp, locks: locksHelp,
+  whoami: whoamiHelp, sessions: sessionsHelp, replay: replayHelp, events: eventsHelp, demo: demoHelp, verify: verifyHelp,
+  export: exportHelp, checkpoint: checkpointHelp, connect: connectHelp, reviews: reviewsHelp, access: reviewsHelp,
+};
 
 const COMMANDS: Record<string, Command> = {
   gateway: gatewayCommand,
@@ -71,13 +94,25 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     io.err(`unknown command: ${name}\n\n${HELP}`);
     return 2;
   }
+  // --help (-h, or `help` as the subcommand) anywhere before `--` describes the command and does nothing else.
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (flags.includes('--help') || flags.includes('-h') || flags[0] === 'help') {
+    io.out(HELPS[name]);
+    return EXIT.ok;
+  }
   try {
     return await command(rest, io);
   } catch (err) {
     if (isAirlockError(err)) {
       io.err(`airlock ${name}: ${err.message}`);
-      return err.code === 'AIRLOCK_ERR_USAGE' ? 2 : 1;
+      return EXIT_OF[err.code] ?? EXIT.failed;
     }
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code === 'EADDRINUSE') {
+      io.err(`airlock ${name}: ${(err as Error).message.replace(/^listen /, '')}: another process (another gateway?) listens there; stop it or change listen in the config`);
+      return EXIT.addressInUse;
+    }
+    if (code === 'EPIPE') return EXIT.pipeClosed;
     throw err;
   }
 }

@@ -12,12 +12,11 @@ import { asciicastLines } from '../recording/asciicast.ts';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { buildConnectionPolicies } from '../server/policies.ts';
-import { openStore } from '../store/open.ts';
-import { auditLocal } from './local.ts';
+import { auditLocal, openExistingStore } from './local.ts';
 import { parse, str, type Io } from './args.ts';
 import { TerminalFilter, terminalSafe } from '../core/terminal-filter.ts';
 
-const HELP = `airlock replay ID [--speed N | --no-wait] [--step]
+export const HELP = `airlock replay ID [--speed N | --no-wait] [--step]
     plays a recorded session in the terminal with its original timing (÷ N; pauses over 5 s are shortened)
     --step: one event per key (space/enter = next, q = quit; without a terminal, one line of input per event)
 airlock replay ID --asciicast FILE [--input]
@@ -52,15 +51,17 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
   if (!values.exec && (to || values.force || values.as)) throw new AirlockError(ErrorCodes.usage, `--to, --force and --as go with --exec\n${HELP}`);
   const speed = values['no-wait'] ? 0 : parseSpeed(str(values.speed));
 
-  const loaded = loadConfig(str(values.config));
-  const store = openStore(loaded.dataDir);
+  const loaded = loadConfig(str(values.config), undefined, []);
+  const store = openExistingStore(loaded);
   try {
     const session = await store.getSession(id);
     if (!session) throw new AirlockError(ErrorCodes.notFound, `no session ${id}`);
     await auditLocal(store, values.exec ? 'session.reexec' : 'session.replay', id, values.exec ? { to } : {});
 
     if (values.exec) {
-      sandboxConnection(loaded.config, session, to!, values.force === true);
+      // Secrets are read for the sandbox it runs against and the session's own connection (compared with it), no other.
+      const config = loadConfig(str(values.config), undefined, [to!, session.connection]).config;
+      sandboxConnection(config, session, to!, values.force === true);
       const operator = str(values.as) ?? osUser();
       const identity: Identity = {
         subject: operator,
@@ -70,14 +71,14 @@ export async function replayCommand(argv: string[], io: Io, deps: ReplayDeps = {
         authMethod: 'local',
         credentialId: `os-user:${osUser()}`,
       };
-      const policies = await buildConnectionPolicies(loaded.config);
+      const policies = await buildConnectionPolicies(config);
       const recorder = new Recorder(store, KeyRing.load(loaded.dataDir), silentLogger);
       const controller = new AbortController();
       const interrupt = () => controller.abort();
       process.once('SIGINT', interrupt);
       try {
         const summary = await reexecute({
-          store, recorder, config: loaded.config, source: session, to: to!, identity, policy: policies.get(to!), force: values.force === true,
+          store, recorder, config, source: session, to: to!, identity, policy: policies.get(to!), force: values.force === true,
           signal: controller.signal,
           onStart: (rid, n) => {
             io.out(`re-running ${n} statement${n === 1 ? '' : 's'} of session ${session.id} (${session.subject} on ${session.connection}, ${new Date(session.startedAt).toISOString()})`);

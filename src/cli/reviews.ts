@@ -4,7 +4,7 @@ import { visibleKeys } from '../core/visible.ts';
 import { apiTarget, callApi } from './api-client.ts';
 import { parse, str, type Io } from './args.ts';
 
-const HELP = `airlock reviews list [--all] [--json]
+export const HELP = `airlock reviews list [--all] [--json]
 airlock reviews approve ID [--for 30m] [--reason TEXT]
 airlock reviews deny ID --reason TEXT
 airlock access request CONNECTION --for 1h --reason TEXT

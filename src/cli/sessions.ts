@@ -1,13 +1,13 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parseInstant } from '../core/duration.ts';
 import { terminalSafe } from '../core/terminal-filter.ts';
-import type { SessionRecord, StoredEvent } from '../store/types.ts';
-import { parse, str, type Io } from './args.ts';
+import { OUTCOMES, type SessionRecord, type StoredEvent } from '../store/types.ts';
+import { choiceFlag, intFlag, parse, str, type Io } from './args.ts';
 import { auditLocal, withLocalStore } from './local.ts';
 import { holdCommand } from './hold.ts';
 import { killCommand } from './kill.ts';
 
-const HELP = `airlock sessions list [--user U] [--connection C] [--search TEXT] [--outcome allowed|denied|reviewed|error] [--since 1h] [--limit N] [--json]
+export const HELP = `airlock sessions list [--user U] [--connection C] [--search TEXT] [--outcome allowed|denied|reviewed|error] [--since 1h] [--limit N] [--json]
 airlock sessions show ID [--json]
 airlock sessions hold|unhold ID     (legal hold: exempt from retention)
 airlock sessions kill ID [--reason TEXT]   end a live session`;
@@ -21,16 +21,23 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
     outcome: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, group: { type: 'string' }, protocol: { type: 'string' },
   });
   const json = values.json === true;
+  if (sub !== 'list' && sub !== 'show') {
+    io.err(HELP);
+    return sub ? 2 : 0;
+  }
+  // Flags are checked before the store is opened, as the API checks them: a typo is a usage error, never ignored.
+  const filter = {
+    user: str(values.user), connection: str(values.connection), group: str(values.group), protocol: str(values.protocol),
+    since: values.since === undefined ? undefined : parseInstant(String(values.since), Date.now(), '--since'),
+    limit: intFlag(values.limit, '--limit', 1, 100_000),
+    outcome: choiceFlag(values.outcome, '--outcome', OUTCOMES),
+  };
   return withLocalStore(str(values.config), async (store) => {
     if (sub === 'list') {
-      const filter = {
-        user: str(values.user), connection: str(values.connection), group: str(values.group), protocol: str(values.protocol),
-        since: values.since ? parseInstant(String(values.since), Date.now(), '--since') : undefined,
-        limit: values.limit ? Number(values.limit) : undefined,
-      };
       const text = str(values.search);
-      if (text) {
-        const hits = await store.search({ ...filter, text, outcome: str(values.outcome) });
+      if (text !== undefined) {
+        if (!text.trim()) throw new AirlockError(ErrorCodes.usage, '--search needs some text');
+        const hits = await store.search({ ...filter, text });
         if (json) io.out(JSON.stringify(hits, null, 2));
         else {
           io.out(['SESSION', 'SEQ', 'TIME', 'USER', 'CONNECTION', 'MATCH'].join('\t'));
@@ -68,10 +75,8 @@ export async function sessionsCommand(argv: string[], io: Io): Promise<number> {
       out(`bytes      ${session.bytesIn} in, ${session.bytesOut} out; ${session.eventCount} events`);
       out('');
       for await (const e of store.readEvents(id)) for (const line of describeEvent(e, session.startedAt)) out(line);
-      return 0;
     }
-    io.err(HELP);
-    return sub ? 2 : 0;
+    return 0;
   });
 }
 

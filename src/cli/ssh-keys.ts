@@ -4,7 +4,7 @@ import { parsePublicKey } from '../protocols/ssh/keys.ts';
 import { parse, str, type Io } from './args.ts';
 import { localActor, withAdmin } from './local.ts';
 
-const HELP = `airlock ssh-keys add --subject S [--groups a,b] [--service] FILE.pub   register a public key to an identity
+export const HELP = `airlock ssh-keys add --subject S [--groups a,b] [--service] FILE.pub   register a public key to an identity
 airlock ssh-keys list [--subject S] [--json]
 airlock ssh-keys remove FINGERPRINT                                      (SHA256:…, as listed)
 airlock ssh-keys hosts [--json]                                          target host keys trusted on first use

@@ -1,9 +1,9 @@
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { parseDuration } from '../core/duration.ts';
 import { parse, str, type Io } from './args.ts';
-import { localActor, withAdmin } from './local.ts';
+import { describeSetup, localActor, withAdmin } from './local.ts';
 
-const HELP = `airlock tokens issue --subject S [--groups a,b] [--ttl 8h] [--service] [--description TEXT]
+export const HELP = `airlock tokens issue --subject S [--groups a,b] [--ttl 8h] [--service] [--description TEXT]
 airlock tokens list [--json]
 airlock tokens revoke ID`;
 
@@ -13,16 +13,17 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
     subject: { type: 'string' }, groups: { type: 'string' }, ttl: { type: 'string' }, service: { type: 'boolean' },
     description: { type: 'string' }, json: { type: 'boolean' },
   });
-  return withAdmin(str(values.config), async (admin, store) => {
+  const ttlMs = ttlOption(str(values.ttl));
+  return withAdmin(str(values.config), async (admin, store, loaded) => {
     if (sub === 'issue') {
       const subject = str(values.subject);
       if (!subject) throw new AirlockError(ErrorCodes.usage, `--subject is required\n${HELP}`);
       const groups = (str(values.groups) ?? '').split(',').map((g) => g.trim()).filter(Boolean);
       const issued = await admin.issueToken(localActor(), {
-        subject, groups, ttlMs: ttlOption(str(values.ttl)), service: values.service === true, description: str(values.description),
+        subject, groups, ttlMs, service: values.service === true, description: str(values.description),
       });
       const r = issued.record;
-      io.err(`issued ${r.kind} token ${r.id} for ${r.subject} (groups: ${r.groups.join(', ') || 'none'}), expires ${new Date(r.expiresAt).toISOString()}`);
+      io.err(`issued ${r.kind} token ${r.id} for ${r.subject} (groups: ${r.groups.join(', ') || 'none'}), expires ${new Date(r.expiresAt).toISOString()}; ${describeSetup(loaded)}`);
       io.out(issued.token);
       return 0;
     }
@@ -44,8 +45,8 @@ export async function tokensCommand(argv: string[], io: Io): Promise<number> {
       const id = positionals[0];
       if (!id) throw new AirlockError(ErrorCodes.usage, `token id required\n${HELP}`);
       if (!(await admin.revokeToken(localActor(), id))) {
-        io.err(`no active token ${id}`);
-        return 1;
+        io.err(`airlock tokens: no active token ${id}`);
+        return 4;
       }
       io.out(`revoked ${id}; its live sessions end within seconds`);
       return 0;

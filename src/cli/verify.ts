@@ -7,12 +7,12 @@ import { verifyStore, type Break, type VerifyReport } from '../recording/verify.
 import { parse, str, type Io } from './args.ts';
 import { withLocalStore } from './local.ts';
 
-const HELP = `airlock verify [SESSION_ID…] [--checkpoint FILE] [--keys public-keys.json] [--json]
+export const HELP = `airlock verify [SESSION_ID…] [--checkpoint FILE] [--keys public-keys.json] [--json]
     checks the local store: every session's hash chain against its signed seal, the ledger, and the last
     published checkpoint (default <dataDir>/checkpoints/latest.json; FILE may be a copy kept elsewhere, JSON or JSONL)
 airlock verify --bundle FILE [--keys public-keys.json] [--json]
     checks an evidence bundle offline; --keys: the gateway keys to trust (else the bundle's key ids are printed to compare)
-Exit status: 0 when nothing is wrong, 1 on any break.`;
+Exit status: 0 when nothing is wrong, 1 on any break, 4 when a SESSION_ID names no session (and nothing is broken).`;
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -59,7 +59,9 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       for (const id of r.open) io.out(`open    ${id}: not sealed yet, so not verified (its opening is checked; its events can be checked only once it is sealed)`);
       printBreaks(r.breaks, io);
     }
-    return r.breaks.length ? 1 : 0;
+    // A mistyped id is not a break: it says so, with its own exit status (4), unless something is broken too (1).
+    for (const id of r.unknown ?? []) io.err(`airlock verify: no such session: ${id} (not in the store, never sealed or purged)`);
+    return r.breaks.length ? 1 : r.unknown?.length ? 4 : 0;
   });
 }
 

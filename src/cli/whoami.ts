@@ -1,7 +1,7 @@
 import { apiTarget, callApi } from './api-client.ts';
 import { parse, type Io } from './args.ts';
 
-const HELP = `airlock whoami [--json]   who the gateway takes you for: subject, groups and roles of the credential you present
+export const HELP = `airlock whoami [--json]   who the gateway takes you for: subject, groups and roles of the credential you present
   (acts as you: --token T, AIRLOCK_TOKEN or the airlock login session; --url or AIRLOCK_URL)`;
 
 interface Me {

@@ -15,7 +15,8 @@ export interface LoadedConfig {
 const REF = /\$\{(env|file):([^}]+)\}/g;
 
 /** Replaces `${env:NAME}` and `${file:PATH}` (relative to the config file) in every string value. */
-export function resolveRefs(value: unknown, baseDir: string, where = ''): unknown {
+export function resolveRefs(value: unknown, baseDir: string, where = '', skip: (where: string) => boolean = () => false): unknown {
+  if (skip(where)) return value;
   if (typeof value === 'string') {
     return value.replace(REF, (_m, kind: string, ref: string) => {
       if (kind === 'env') {
@@ -31,17 +32,26 @@ export function resolveRefs(value: unknown, baseDir: string, where = ''): unknow
       }
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveRefs(v, baseDir, `${where}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => resolveRefs(v, baseDir, `${where}[${i}]`, skip));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveRefs(v, baseDir, where ? `${where}.${k}` : k);
+    for (const [k, v] of Object.entries(value)) out[k] = resolveRefs(v, baseDir, where ? `${where}.${k}` : k, skip);
     return out;
   }
   return value;
 }
 
-export function parseConfig(raw: unknown, baseDir: string): Config {
-  const resolved = resolveRefs(raw ?? {}, baseDir);
+/**
+ * Which connections' `${env:…}`/`${file:…}` references are read: all (the gateway serves them all), or only the
+ * named ones (a CLI command that uses none, or one). The others keep the reference text unread: whoever issues
+ * tokens or reads recordings never needs, nor touches, a target's password.
+ */
+export type ConnectionSecrets = 'all' | readonly string[];
+
+export function parseConfig(raw: unknown, baseDir: string, secrets: ConnectionSecrets = 'all'): Config {
+  const conns = secrets === 'all' ? {} : ((raw as { connections?: unknown } | null)?.connections ?? {});
+  const unused = new Set(typeof conns === 'object' ? Object.keys(conns as object).filter((n) => !secrets.includes(n)).map((n) => `connections.${n}`) : []);
+  const resolved = resolveRefs(raw ?? {}, baseDir, '', (where) => unused.has(where));
   const result = configSchema.safeParse(resolved);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -54,7 +64,7 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
  * Loads `--config FILE`, else `AIRLOCK_CONFIG`, else `./airlock.yaml` when present, else defaults.
  * `AIRLOCK_DATA_DIR` overrides dataDir.
  */
-export function loadConfig(explicitPath?: string, cwd = process.cwd()): LoadedConfig {
+export function loadConfig(explicitPath?: string, cwd = process.cwd(), secrets: ConnectionSecrets = 'all'): LoadedConfig {
   const candidate = explicitPath ?? process.env.AIRLOCK_CONFIG;
   let path: string | undefined;
   let raw: unknown = {};
@@ -72,7 +82,7 @@ export function loadConfig(explicitPath?: string, cwd = process.cwd()): LoadedCo
       throw new AirlockError(ErrorCodes.config, `cannot parse ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const config = parseConfig(raw, baseDir);
+  const config = parseConfig(raw, baseDir, secrets);
   const dataDir = resolve(baseDir, process.env.AIRLOCK_DATA_DIR ?? config.dataDir);
   return { config, path, dataDir };
 }

@@ -31,6 +31,8 @@ export interface VerifyReport {
   readonly consistency: { readonly fromSize: number; readonly toSize: number; readonly proof: string[]; readonly verified: boolean } | null;
   /** Sorted by session, then seq. */
   readonly breaks: Break[];
+  /** Ids asked for that neither the store nor the ledger has ever held: a mistyped id, not tampering. */
+  readonly unknown?: string[];
 }
 
 export interface VerifyOptions {
@@ -113,13 +115,14 @@ export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], 
     checkAgainstSeal(s, chain, seal, report);
   };
 
+  const unknown: string[] = [];
   if (opts.sessionIds) {
     for (const id of new Set(opts.sessionIds)) {
       const s = await store.getSession(id);
       if (s) await checkSession(s);
       else if (ledger.tombstones.has(id)) purged++;
       else if (ledger.seals.has(id)) report({ sessionId: id, seq: null, ledgerSeq: ledger.seals.get(id)!.ledgerSeq, what: 'session deleted: sealed in the ledger but missing from the store, with no tombstone' });
-      else report({ sessionId: id, seq: null, what: 'no such session in the store or the ledger' });
+      else unknown.push(id);
     }
   } else {
     for await (const s of store.readSessions()) await checkSession(s);
@@ -147,6 +150,7 @@ export async function verifyStore(store: Store, keys: readonly PublicKeyInfo[], 
     tree: treeRoot ? { size: ledgerEnd, rootHash: treeRoot.toString('hex') } : null,
     consistency,
     breaks,
+    unknown,
   };
 }
 

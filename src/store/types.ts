@@ -115,6 +115,9 @@ export interface OpenSessionOwner {
   readonly instanceId: string | null;
 }
 
+/** The outcomes a statement or command is recorded with (events.outcome). */
+export const OUTCOMES = ['allowed', 'denied', 'reviewed', 'error'] as const;
+
 export interface SessionFilter {
   readonly user?: string;
   readonly group?: string;
@@ -123,12 +126,13 @@ export interface SessionFilter {
   readonly since?: number;
   readonly until?: number;
   readonly open?: boolean;
+  /** Sessions with at least one statement or command of this outcome; in a search, the outcome of the match. */
+  readonly outcome?: string;
   readonly limit?: number;
 }
 
 export interface SearchFilter extends SessionFilter {
   readonly text: string;
-  readonly outcome?: string;
 }
 
 export interface SearchHit {

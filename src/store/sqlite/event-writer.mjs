@@ -41,24 +41,6 @@ export function createEventWriter(db) {
     }
     return f;
   };
-  // A statement a session repeats (a pgbench loop, a polling job) is indexed once per session and outcome
-  // (within a small window of recent texts): search points at its first occurrence; every execution is
-  // still recorded in full, its search text too (the chain covers it), only not indexed again.
-  const indexed = new Map();
-  const firstOccurrence = (sessionId, search, outcome) => {
-    if (search.length > 512) return true;
-    let seen = indexed.get(sessionId);
-    if (!seen) {
-      if (indexed.size > 10000) indexed.clear();
-      seen = new Set();
-      indexed.set(sessionId, seen);
-    }
-    const key = `${outcome}\u0000${search}`;
-    if (seen.has(key)) return false;
-    if (seen.size >= 64) seen.clear(); // a small window: repeated statements repeat soon
-    seen.add(key);
-    return true;
-  };
   const insertEvent = db.prepare(
     'INSERT INTO events (session_id, session_key, seq, time, type, data, data_z, hash, search_text, search_meta, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -77,8 +59,8 @@ export function createEventWriter(db) {
       // The session's facts go to the index only; the row's search_meta is '' for "the session's facts", which
       // the store derives again to delete the entries (older rows hold the value itself, or NULL when they were
       // indexed without one, and NOT_INDEXED when they are not in the index). Events of a session without a row
-      // are not indexed.
-      const search = text && f.meta !== null && firstOccurrence(sessionId, text, outcome) ? text : null;
+      // are not indexed. Every execution is indexed, a statement repeated in a loop too: search finds each one.
+      const search = text && f.meta !== null ? text : null;
       const z = json.length >= COMPRESS_FROM ? deflateRawSync(json) : null;
       const info = insertEvent.run(sessionId, f.key, seq, time, type, z ? '' : json, z, hash, text ?? null, search ? '' : text ? NOT_INDEXED : null, outcome);
       if (search) insertFts.run(info.lastInsertRowid, search, f.meta);

@@ -305,7 +305,7 @@ export class SqliteStore implements Store {
    * event-id-range.ts), a superset where there are several, whose rows' times the query checks.
    */
   async search(filter: SearchFilter): Promise<SearchHit[]> {
-    const { where, args } = sessionWhere({ ...filter, since: undefined, until: undefined }, 's');
+    const { where, args } = sessionWhere({ ...filter, since: undefined, until: undefined, outcome: undefined }, 's');
     const cond: string[] = where ? [where.replace(/^WHERE /, '')] : [];
     const condArgs: unknown[] = [...args];
     if (filter.outcome) (cond.push('e.outcome = ?'), condArgs.push(filter.outcome));
@@ -530,6 +530,8 @@ function sessionWhere(f: SessionFilter, alias: string): { where: string; args: u
   if (f.since !== undefined) add(`${alias}.started_at >= ?`, f.since);
   if (f.until !== undefined) add(`${alias}.started_at <= ?`, f.until);
   if (f.open !== undefined) parts.push(f.open ? `${alias}.ended_at IS NULL` : `${alias}.ended_at IS NOT NULL`);
+  // Sessions with at least one statement or command of that outcome (through the (session_key, seq) index).
+  if (f.outcome) add(`EXISTS (SELECT 1 FROM events o WHERE o.session_key = ${alias}.key AND o.outcome = ?)`, f.outcome);
   return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
 }
 
