@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../harness/postgres.ts';
 import { freePort } from '../harness/ports.ts';
+import { openStore } from '../../src/store/open.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
 
@@ -17,6 +18,8 @@ describe('the airlock executable', () => {
       const help = await run(process.execPath, [BIN, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('airlock');
+      // Only a gateway creates a store; the other commands work on the one it made.
+      await openStore(join(dir, 'data')).close();
       const issued = await run(process.execPath, [BIN, 'tokens', 'issue', '--subject', 'ci', '--groups', 'agents', '--service', '--config', cfg]);
       expect(issued.code, issued.stderr).toBe(0);
       expect(issued.stdout.trim().split('\n').at(-1)).toMatch(/^alk_/);
@@ -24,7 +27,7 @@ describe('the airlock executable', () => {
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toMatch(/ci\tservice\tagents/);
       const bad = await run(process.execPath, [BIN, 'sessions', 'show', 'nope', '--config', cfg]);
-      expect(bad.code).toBe(1);
+      expect(bad.code).toBe(4); // not found (was 1, the code of every failure, before exit codes were distinct)
       expect(bad.stderr).toContain('no session nope');
       const unknown = await run(process.execPath, [BIN, 'frobnicate']);
       expect(unknown.code).toBe(2);

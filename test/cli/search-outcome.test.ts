@@ -75,4 +75,12 @@ describe('finding what happened', () => {
       expect(r.err.split('\n')).toHaveLength(1);
     }
   });
+
+  it('verify of an unknown session says "no such session" (exit 4), not tampering', async () => {
+    const r = await runCli(['verify', 'ses_nope', '--config', cfg]);
+    expect(r.code).toBe(4);
+    expect(r.err).toContain('no such session: ses_nope');
+    expect(r.out).not.toContain('BREAK');
+    expect((await runCli(['verify', dropper, '--config', cfg])).code).toBe(0);
+  });
 });
