@@ -59,6 +59,8 @@ export interface AssertionOptions {
   statusCode?: string;
   /** Edits the final XML (after signing). */
   tamper?: (xml: string) => string;
+  /** Edits the Assertion before it is signed (the signature stays valid: the gateway's own checks must refuse it). */
+  beforeSigning?: (assertion: string) => string;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -97,7 +99,7 @@ export class TestSamlIdp {
             .join('')}</saml:Attribute>`,
       )
       .join('');
-    const assertion =
+    const unsigned =
       `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${assertionId}" Version="2.0" IssueInstant="${iso(now)}">` +
       `<saml:Issuer>${esc(issuer)}</saml:Issuer>` +
       `<saml:Subject><saml:NameID Format="${esc(o.nameIdFormat ?? 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified')}">${esc(o.nameId ?? 'alice')}</saml:NameID>` +
@@ -108,6 +110,7 @@ export class TestSamlIdp {
       `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="${newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
       (attributeXml ? `<saml:AttributeStatement>${attributeXml}</saml:AttributeStatement>` : '') +
       `</saml:Assertion>`;
+    const assertion = o.beforeSigning ? o.beforeSigning(unsigned) : unsigned;
     let xml =
       `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${iso(now)}"` +
       `${destination ? ` Destination="${esc(destination)}"` : ''}${o.inResponseTo ? ` InResponseTo="${esc(o.inResponseTo)}"` : ''}>` +

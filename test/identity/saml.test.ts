@@ -181,6 +181,27 @@ describe('SAML web login through the gateway API', () => {
     await expectRefused(Buffer.from(swapped).toString('base64'), /exactly one assertion|not signed/);
   });
 
+  it('refuses an encrypted assertion, alone or next to a signed one', async () => {
+    const encrypted = '<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>';
+    await expectRefused(idp.response({ tamper: (xml) => xml.replace(/<saml:Assertion[\s\S]*<\/saml:Assertion>/, encrypted) }), /encrypted assertions are not supported/);
+    await expectRefused(idp.response({ tamper: (xml) => xml.replace('</samlp:Response>', `${encrypted}</samlp:Response>`) }), /encrypted assertions are not supported/);
+  });
+
+  it('refuses an assertion that carries two signatures', async () => {
+    await expectRefused(idp.response({ tamper: (xml) => xml.replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/, (sig) => sig + sig) }), /more than one signature/);
+  });
+
+  it('refuses a validly signed assertion without Conditions', async () => {
+    await expectRefused(idp.response({ beforeSigning: (a) => a.replace(/<saml:Conditions[\s\S]*<\/saml:Conditions>/, '') }), /has no Conditions \(an audience restriction is required\)/);
+  });
+
+  it('refuses a validly signed assertion without a bearer SubjectConfirmation', async () => {
+    await expectRefused(
+      idp.response({ beforeSigning: (a) => a.replace('urn:oasis:names:tc:SAML:2.0:cm:bearer', 'urn:oasis:names:tc:SAML:2.0:cm:holder-of-key') }),
+      /no bearer SubjectConfirmation/,
+    );
+  });
+
   it('refuses a wrong audience', async () => {
     await expectRefused(idp.response({ audience: 'https://other-sp.test/saml' }), /meant for another service/);
   });
