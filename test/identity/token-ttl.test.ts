@@ -1,3 +1,4 @@
+import { openStore } from '../../src/store/open.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ describe('identity.maxTokenTtl', () => {
   it('the CLI refuses a longer ttl and issues the limit by default', async () => {
     const cfg = join(dir, 'airlock.yaml');
     writeFileSync(cfg, `dataDir: ${join(dir, 'data')}\nidentity:\n  maxTokenTtl: { default: 8h, groups: { agents: 1h } }\n`);
+    await openStore(join(dir, 'data')).close(); // the gateway's store: only a gateway creates one
     const cli = (...args: string[]) => run(process.execPath, [BIN, 'tokens', ...args, '--config', cfg]);
     const long = await cli('issue', '--subject', 'ci', '--groups', 'agents,dba', '--ttl', '2h');
     expect(long.code).toBe(2);

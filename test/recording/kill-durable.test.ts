@@ -1,3 +1,4 @@
+import { openStore } from '../../src/store/open.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,7 @@ async function gatewayProcess(name: string, ack: 'durable' | 'async'): Promise<{
     connections: { app: { type: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, password: server.password, allow: ['dba'], allowSuperuser: true } },
   };
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
+  await openStore(dataDir).close(); // the store the gateway will open (only a gateway creates one): the token goes there first
   const issued = await runCli(['tokens', 'issue', '--subject', 'alice', '--groups', 'dba', '--ttl', '1h', '--config', configFile]);
   const token = issued.out.trim().split('\n').at(-1)!;
   const child = spawn(process.execPath, [join(ROOT, 'bin/airlock.js'), 'gateway', '--config', configFile], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn' } });
