@@ -31,7 +31,7 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const api = gw.listeners.get('api');
   if (api) io.err(`Web console:          http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/ (sign in with the token)`);
   const pg = gw.listeners.get('postgres');
-  if (pg && conns[0]) io.err(`Then connect:         psql "host=${pg.host} port=${pg.port} dbname=${conns[0]} user=alice password=$TOKEN"`);
+  if (pg && conns[0]) io.err(`Then connect:         PGPASSWORD=$TOKEN psql "host=${pg.host} port=${pg.port} dbname=${conns[0]} user=alice"`);
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), gw.failure.then((failure) => ({ failure }))]);
   // Whatever holds the event loop afterwards (a client that never closes), the process ends.
   const exitSoon = (code: number) => setTimeout(() => process.exit(code), 15_000).unref();
