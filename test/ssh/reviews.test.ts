@@ -27,7 +27,7 @@ beforeAll(async () => {
   gw = await startGateway({
     listen: { ssh: '127.0.0.1:0' },
     reviews: { timeout: '5s' },
-    connections: { 'web-01': await sshConnection(sshd, { policy: { review: [{ name: 'reviewed-touch', patterns: ['^touch /tmp/airlock-sshrev'], approvers: ['ops-leads'] }] } }) },
+    connections: { 'web-01': await sshConnection(sshd, { policy: { review: [{ name: 'reviewed-touch', patterns: ['^touch /tmp/airlock-sshrev', '^mkdir /tmp/airlock-sshrev'], approvers: ['ops-leads'] }] } }) },
   });
   alice = await makeClientKey('alice');
   await registerKey(gw.gw.store, alice, 'alice', ['ops', 'ops-leads']);
@@ -37,7 +37,7 @@ afterAll(async () => {
   await gw?.stop();
   await sshd?.stop();
   await alice?.remove();
-  for (const f of files) rmSync(f, { force: true });
+  for (const f of files) rmSync(f, { force: true, recursive: true });
 });
 
 /** `ssh alice+web-01@gateway COMMAND`, its stderr readable while it runs. */
@@ -107,5 +107,21 @@ describe('ssh exec held for review', () => {
     await gw.gw.reviews.decide(next.id, lead, false, { reason: 'another file' });
     expect(await held.exit).toBe(126);
     expect(existsSync(other)).toBe(false);
+  });
+
+  it('an sftp operation held for review is announced on stderr, which sftp shows the user', async () => {
+    const dir = fileName();
+    const child = spawn('sftp', [...clientOptions(gw.sshPort, alice.file).map((a) => (a === '-p' ? '-P' : a)), '-b', '-', 'alice+web-01@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    child.stdin.end(`mkdir ${dir}\n`);
+    const review = await pending();
+    await waitFor(() => stderr.includes(review.id), { description: 'the notice from sftp' });
+    expect(stderr).toContain(`Airlock: waiting for review ${review.id}`);
+    await gw.gw.reviews.decide(review.id, lead, true);
+    expect(await exit).toBe(0);
+    expect(existsSync(dir)).toBe(true);
   });
 });

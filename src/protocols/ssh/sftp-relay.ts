@@ -146,7 +146,8 @@ export class SftpRelay {
       const d = s.decide('sftp', text);
       if (d.action === 'deny') return this.deny(msg, first, d.reason);
       if (d.action === 'review') {
-        const r = await s.review('sftp', text, d);
+        // The sftp client shows the channel's stderr on the user's terminal.
+        const r = await s.review('sftp', text, d, (note) => this.o.client.stderr.write(`${note}\n`));
         if (!r.approved) return this.deny(msg, first, r.reason);
         outcome = 'reviewed';
       }
