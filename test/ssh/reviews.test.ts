@@ -124,4 +124,21 @@ describe('ssh exec held for review', () => {
     expect(await exit).toBe(0);
     expect(existsSync(dir)).toBe(true);
   });
+
+  it('a typed shell line held for review is announced on stderr (no terminal)', async () => {
+    const file = fileName();
+    const child = spawn('ssh', [...clientOptions(gw.sshPort, alice.file), '-T', 'alice+web-01@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    child.stdin.write(`touch ${file}\n`);
+    const review = await pending();
+    await waitFor(() => stderr.includes(review.id), { description: 'the notice in the shell' });
+    expect(stderr).toContain(`Airlock: waiting for review ${review.id}`);
+    await gw.gw.reviews.decide(review.id, lead, true);
+    child.stdin.end('exit\n');
+    expect(await exit).toBe(0);
+    expect(existsSync(file)).toBe(true);
+  });
 });
