@@ -1,5 +1,7 @@
 import { loadConfig } from '../config/load.ts';
-import { AirlockError, ErrorCodes } from '../core/errors.ts';
+import { AirlockError, ErrorCodes, type ErrorCode } from '../core/errors.ts';
+
+const STATUS_CODES: Record<number, ErrorCode> = { 400: ErrorCodes.usage, 401: ErrorCodes.authFailed, 403: ErrorCodes.forbidden, 404: ErrorCodes.notFound };
 import { freshSession, presentedToken } from './login-session.ts';
 
 export interface ApiTarget {
@@ -45,9 +47,10 @@ export async function callApi<T>(t: ApiTarget, method: string, path: string, bod
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new AirlockError(ErrorCodes.usage, `cannot reach the gateway API at ${t.url}: ${(err as Error).message}`);
+    throw new AirlockError(ErrorCodes.target, `cannot reach the gateway API at ${t.url}: ${(err as Error).message}`);
   }
   const json = (await res.json().catch(() => ({}))) as { message?: string };
-  if (!res.ok) throw new AirlockError(ErrorCodes.usage, `${res.status}: ${json.message ?? res.statusText}`);
+  // The API's answer decides the exit status: refused credentials and roles (3), not found (4), bad request (2).
+  if (!res.ok) throw new AirlockError(STATUS_CODES[res.status] ?? ErrorCodes.target, `${res.status}: ${json.message ?? res.statusText}`);
   return json as T;
 }

@@ -83,4 +83,11 @@ describe('finding what happened', () => {
     expect(r.out).not.toContain('BREAK');
     expect((await runCli(['verify', dropper, '--config', cfg])).code).toBe(0);
   });
+
+  it('the API\'s refusals keep their kind in the exit status: bad credentials 3, not found 4', async () => {
+    const bad = await runCli(['whoami', '--token', 'alk_not_a_token', '--url', api]);
+    expect(bad.code, bad.err).toBe(3);
+    const missing = await runCli(['reviews', 'deny', 'rev_nope', '--reason', 'no', '--token', admin, '--url', api]);
+    expect(missing.code, missing.err).toBe(4);
+  });
 });
