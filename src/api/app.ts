@@ -12,6 +12,7 @@ import { evidenceRoutes } from './evidence.ts';
 import { openApiDocument, trackRoutes } from './openapi.ts';
 import { identitySchema, object } from './schemas.ts';
 import { sessionCookie } from './web-session.ts';
+import { authenticateThrottled } from './throttled-auth.ts';
 import { authRoutes } from './auth.ts';
 import { connectionRoutes } from './connections.ts';
 import { controlRoutes } from './control.ts';
@@ -52,7 +53,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     const credential = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? sessionCookie(req);
     if (!credential) throw new AirlockError(ErrorCodes.authFailed, 'missing bearer token', { expose: true });
     if (alsoAccepts?.(credential)) return;
-    const identity = await ctx.authenticator.authenticate(credential, { protocol: CONTROL_PLANE, clientAddress: req.ip });
+    const identity = await authenticateThrottled(ctx, credential, req.ip);
     const roles = rolesOf(identity, ctx.config.identity.roles);
     if (!allowed.some((r) => roles.has(r))) throw new AirlockError(ErrorCodes.forbidden, `this needs one of the roles: ${allowed.join(', ')}`, { expose: true });
     const context = { protocol: CONTROL_PLANE, clientAddress: req.ip };

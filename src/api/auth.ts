@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { AirlockError, ErrorCodes } from '../core/errors.ts';
 import { rolesOf } from '../identity/roles.ts';
-import { CONTROL_PLANE } from '../identity/tokens.ts';
 import type { ApiContext } from './context.ts';
 import { oidcLoginSettings } from './oidc-login.ts';
 import { identitySchema, object } from './schemas.ts';
+import { authenticateThrottled } from './throttled-auth.ts';
 import { clearWebSession, sessionCookie, startWebSession } from './web-session.ts';
 
 /**
@@ -48,7 +48,7 @@ export function authRoutes(ctx: ApiContext): FastifyPluginAsync {
         const { token } = req.body as { token: string };
         let identity;
         try {
-          identity = await ctx.authenticator.authenticate(token, { protocol: CONTROL_PLANE, clientAddress: req.ip });
+          identity = await authenticateThrottled(ctx, token, req.ip);
         } catch {
           throw new AirlockError(ErrorCodes.authFailed, 'this token is not valid (expired, revoked or mistyped)', { expose: true });
         }

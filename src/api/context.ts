@@ -2,6 +2,7 @@ import type { AdminActions } from '../admin/actions.ts';
 import type { Config } from '../config/schema.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
+import type { AuthThrottle } from '../identity/auth-throttle.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { Role } from '../identity/roles.ts';
 import type { TokenService } from '../identity/tokens.ts';
@@ -16,6 +17,8 @@ export interface ApiContext {
   readonly config: Config;
   readonly store: Store;
   readonly authenticator: Authenticator;
+  /** Failed logins, shared with the protocol listeners. */
+  readonly throttle: AuthThrottle;
   readonly tokens: TokenService;
   /** Administrative changes, audited the same way the CLI's are. */
   readonly admin: AdminActions;

@@ -1,5 +1,6 @@
 /**
- * Slows down credential guessing. Failed attempts are counted per source address and per subject named;
+ * Slows down credential guessing. Failed attempts are counted per source address and per subject named
+ * (a bearer token names none before it is checked: those count per source only);
  * once either has failed `free` times within `windowMs`, every further attempt for it (right or wrong)
  * waits first: `baseMs`, doubling with each failure, at most `maxMs`. Parallel connections gain nothing,
  * since each attempt waits for the count of its source and its subject. A success clears both counts.
@@ -40,14 +41,14 @@ export class AuthThrottle {
   }
 
   /** How long an attempt from `source` for `subject` waits before it is checked. */
-  delayMs(source: string, subject: string): number {
-    const n = Math.max(this.count(`src:${source}`), this.count(`sub:${subject}`));
+  delayMs(source: string, subject?: string): number {
+    const n = Math.max(this.count(`src:${source}`), subject === undefined ? 0 : this.count(`sub:${subject}`));
     if (n < this.free) return 0;
     return Math.min(this.maxMs, this.baseMs * 2 ** (n - this.free));
   }
 
-  failed(source: string, subject: string): void {
-    for (const key of [`src:${source}`, `sub:${subject}`]) {
+  failed(source: string, subject?: string): void {
+    for (const key of subject === undefined ? [`src:${source}`] : [`src:${source}`, `sub:${subject}`]) {
       const f = { count: this.count(key) + 1, last: this.now() };
       this.failures.delete(key);
       this.failures.set(key, f);
@@ -55,9 +56,9 @@ export class AuthThrottle {
     while (this.failures.size > this.maxKeys) this.failures.delete(this.failures.keys().next().value!);
   }
 
-  succeeded(source: string, subject: string): void {
+  succeeded(source: string, subject?: string): void {
     this.failures.delete(`src:${source}`);
-    this.failures.delete(`sub:${subject}`);
+    if (subject !== undefined) this.failures.delete(`sub:${subject}`);
   }
 
   private count(key: string): number {

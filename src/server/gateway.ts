@@ -3,6 +3,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseListen } from '../config/load.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { AuthThrottle } from '../identity/auth-throttle.ts';
 import { ChainAuthenticator, type CredentialVerifier } from '../identity/authenticator.ts';
 import { LockingAuthenticator } from '../identity/locks.ts';
 import { LiveSessions } from '../protocols/common/live-sessions.ts';
@@ -144,9 +145,11 @@ export class Gateway {
     if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
     const authenticator = new LockingAuthenticator(new ChainAuthenticator(verifiers), store);
     const liveSessions = new LiveSessions();
+    const throttle = new AuthThrottle();
     const ctx: EngineContext = {
       config,
       authenticator,
+      throttle,
       recorder,
       policies: await buildConnectionPolicies(config),
       reviews: options.reviews ?? reviews,
@@ -178,7 +181,7 @@ export class Gateway {
       const notReady = () =>
         this.state !== 'running' ? this.state : recorder.healthy ? undefined : 'the recording store refuses writes (new sessions and commands are refused)';
       const admin = new AdminActions(store, tokens);
-      const api = await buildApi({ config, store, authenticator, tokens, admin, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
+      const api = await buildApi({ config, store, authenticator, throttle, tokens, admin, reviews, publicKeys: () => keys.keys, keys, live, metrics, notReady, log });
       const { host, port } = parseListen(config.listen.api);
       await api.listen({ host, port });
       const bound = api.server.address() as AddressInfo;

@@ -34,10 +34,13 @@ export class RawPgClient {
     this.closed = new Promise((r) => socket.on('close', () => r()));
   }
 
-  /** Logs in with a cleartext password; `startup` (when given) receives every frame after the password up to ReadyForQuery. */
-  static async login(port: number, user: string, database: string, password: string, startup?: Frame[]): Promise<RawPgClient> {
+  /**
+   * Logs in with a cleartext password; `startup` (when given) receives every frame after the password up to ReadyForQuery;
+   * `localAddress` picks the source address (127.0.0.2 is another source on loopback).
+   */
+  static async login(port: number, user: string, database: string, password: string, startup?: Frame[], localAddress?: string): Promise<RawPgClient> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+      const s = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) }, () => resolve(s));
       s.once('error', reject);
     });
     const c = new RawPgClient(socket);

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Config, ConnectionConfig } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { AuthThrottle } from '../../identity/auth-throttle.ts';
 import type { Authenticator } from '../../identity/authenticator.ts';
 import type { Recorder } from '../../recording/recorder.ts';
 import type { ConnectionPolicies } from '../../policy/connection-policies.ts';
@@ -13,6 +14,8 @@ import type { PreAuth } from './pre-auth.ts';
 export interface EngineContext {
   readonly config: Config;
   readonly authenticator: Authenticator;
+  /** The gateway's one count of failed logins: every listener and the API slow down the same guesser. */
+  readonly throttle: AuthThrottle;
   readonly recorder: Recorder;
   readonly policies: ConnectionPolicies;
   /** Where review decisions come from; without one, review rules deny. */

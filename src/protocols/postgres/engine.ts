@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
@@ -9,7 +10,7 @@ import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
 import { isLoopback, peerAddress } from '../common/net.ts';
-import { destroySoon, type PreAuth } from '../common/pre-auth.ts';
+import { destroySoon, sourceOf, type PreAuth } from '../common/pre-auth.ts';
 import { clientText } from '../../core/client-text.ts';
 import { encodeAuthenticationCleartext, encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse } from './codec/backend.ts';
 import { FrontendCode } from './codec/codes.ts';
@@ -111,16 +112,24 @@ export class PostgresEngine implements ProtocolEngine {
     const pw = await reader.next();
     if (pw.code !== FrontendCode.Password) throw new AirlockError(ErrorCodes.protocol, 'expected a password message', { expose: true });
     const token = decodePassword(pw.body);
+    // A token is a guess at a secret: after repeated failures from this source or for this user, the answer
+    // waits (a timer, within the pre-auth deadline: the wait cannot hold a connection longer than that).
+    const source = sourceOf(raw.remoteAddress);
+    const wait = this.ctx.throttle.delayMs(source, user);
+    if (wait > 0) await preAuth.race(delay(wait, undefined, { signal: preAuth.signal }));
     let identity: Identity;
     try {
       identity = await preAuth.race(this.ctx.authenticator.authenticate(token, { protocol: 'postgres', clientAddress }));
     } catch (err) {
       if (preAuth.signal.aborted) throw err;
+      this.ctx.throttle.failed(source, user);
       throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${clientText(user)}": ${clientMessage(err, 'invalid token')}`, { cause: err, expose: true });
     }
     if (identity.subject !== user) {
+      this.ctx.throttle.failed(source, user);
       throw new AirlockError(ErrorCodes.authFailed, `password authentication failed for user "${clientText(user)}": the token belongs to another identity`, { expose: true });
     }
+    this.ctx.throttle.succeeded(source, user);
     preAuth.passed();
     if (this.draining) throw new AirlockError(ErrorCodes.target, 'the gateway is shutting down; connect again shortly', { expose: true });
     const connection = checkConnectionAccess(identity, database, this.ctx.connection(database));

@@ -6,9 +6,8 @@ import type { SshConnectionConfig } from '../../config/schema.ts';
 import { AirlockError, ErrorCodes, clientMessage } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import { checkAccessGrant, checkConnectionAccess } from '../../identity/access.ts';
-import { AuthThrottle } from '../../identity/auth-throttle.ts';
 import type { EngineContext, ProtocolEngine } from '../common/engine.ts';
-import { destroySoon, type PreAuth } from '../common/pre-auth.ts';
+import { destroySoon, sourceOf, type PreAuth } from '../common/pre-auth.ts';
 import { AUTH_METHODS, ClientAuth, parseLoginName, type LoginName } from './auth.ts';
 import { connectionBoundary } from './boundary.ts';
 import { loadHostKey, type GatewayHostKey } from './host-key.ts';
@@ -41,7 +40,6 @@ export class SshEngine implements ProtocolEngine {
   private readonly clients = new Set<Connection>();
   /** Connections not authenticated yet, by the client's `ip port` (ssh2 names a connection only by its ClientInfo). */
   private readonly preAuths = new Map<string, PreAuth>();
-  private readonly throttle = new AuthThrottle();
   private closing = false;
   private draining: string | undefined;
 
@@ -97,7 +95,7 @@ export class SshEngine implements ProtocolEngine {
     client.on('error', (err: Error) => this.ctx.log.debug({ client: clientAddress, err: err.message }, 'ssh client error'));
     client.on('close', () => this.clients.delete(client));
     client.on('authentication', (auth: AuthContext) => {
-      const step = this.authenticate(auth, clientAddress, info.ip).then(
+      const step = this.authenticate(auth, clientAddress, sourceOf(info.ip)).then(
         (step) => {
           if (step.kind === 'admit') {
             admission = step.admission;
@@ -139,16 +137,16 @@ export class SshEngine implements ProtocolEngine {
     // A password, or a signature, is a guess at a secret: those are throttled (a key query is not).
     const subject = parseLoginName(auth.username)?.subject ?? auth.username;
     const guess = auth.method === 'password' || (auth.method === 'publickey' && auth.signature !== undefined);
-    const wait = guess ? this.throttle.delayMs(source, subject) : 0;
+    const wait = guess ? this.ctx.throttle.delayMs(source, subject) : 0;
     if (wait > 0) await delay(wait);
     const outcome = await this.auth.check(auth, clientAddress);
     if (outcome.result === 'key-ok') return { kind: 'key-ok' };
     if (outcome.result === 'reject') {
-      if (guess) this.throttle.failed(source, subject);
+      if (guess) this.ctx.throttle.failed(source, subject);
       this.auth.logRefusal(auth, clientAddress, outcome.why);
       return { kind: 'reject' };
     }
-    this.throttle.succeeded(source, subject);
+    this.ctx.throttle.succeeded(source, subject);
     const { identity, login } = outcome;
     try {
       const known = this.ctx.connection(login.connection);
