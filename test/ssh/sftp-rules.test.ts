@@ -131,6 +131,32 @@ describe('SFTP rules on canonical paths', () => {
     expect(sftpMode.code).not.toBe(0);
   });
 
+  it('puts rsync (an exec of rsync --server) under the same rules, refusing what it cannot parse', async () => {
+    const rsync = (args: string[]) => run('rsync', ['-e', ['ssh', ...clientOptions(gw.sshPort, key.file)].join(' '), ...args]);
+    const ok = await rsync([`${LOGIN}@127.0.0.1:${T}/tmp.txt`, join(local, 'rs-tmp.txt')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(join(local, 'rs-tmp.txt'), 'utf8')).toBe('tmp\n');
+    for (const path of [`${T}/secret/data.txt`, `${T}/lnk/data.txt`, `${home}//${T}/./secret/data.txt`, `${T}/lnk/`]) {
+      const res = await rsync(['-r', `${LOGIN}@127.0.0.1:${path}`, join(local, 'rs-got')]);
+      expect(res.code, path).not.toBe(0);
+      expect(res.stderr, path).toContain('Airlock');
+      await expect(readFile(join(local, 'rs-got', 'data.txt'), 'utf8')).rejects.toThrow();
+      await expect(readFile(join(local, 'rs-got'), 'utf8')).rejects.toThrow();
+    }
+    await writeFile(join(local, 'rs-up.txt'), 'up\n');
+    const up = await rsync([join(local, 'rs-up.txt'), `${LOGIN}@127.0.0.1:${T}/lnk/`]);
+    expect(up.code).not.toBe(0);
+    expect(up.stderr).toContain('Airlock');
+    // Protected arguments travel inside the rsync protocol, out of the gateway's sight: refused.
+    const secluded = await rsync(['-s', `${LOGIN}@127.0.0.1:${T}/tmp.txt`, join(local, 'rs-s.txt')]);
+    expect(secluded.code).not.toBe(0);
+    expect(secluded.stderr).toContain('Airlock');
+    // An option naming another path (here a backup directory inside the protected one): refused.
+    const backup = await rsync(['-b', `--backup-dir=/${T}/secret`, join(local, 'rs-up.txt'), `${LOGIN}@127.0.0.1:${T}/tmp.txt`]);
+    expect(backup.code).not.toBe(0);
+    expect(backup.stderr).toContain('Airlock');
+  });
+
   it('runs sftp -s sftp-server through the SFTP relay', async () => {
     const batch = join(local, 'batch');
     await writeFile(batch, `get ${T}/secret/data.txt ${join(local, 'sub.txt')}\n`);

@@ -4,6 +4,7 @@ import { flushed, pump } from './pump.ts';
 import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
 import type { SshSession } from './session.ts';
+import { parseRsync } from './rsync-exec.ts';
 import { decideScp, parseScp } from './scp-exec.ts';
 import { SftpRelay } from './sftp-relay.ts';
 import { ShellInput } from './shell-input.ts';
@@ -115,10 +116,10 @@ export class SessionChannel {
     if (kind === 'exec') {
       const masked = this.s.mask(command);
       const scp = parseScp(command);
+      const rsync = scp ? undefined : parseRsync(command);
       let scpRefusal: string | undefined;
-      if (scp) {
-        scpRefusal = await decideScp(this.s, scp, this.s.paths(), this.id);
-      }
+      if (scp) scpRefusal = await decideScp(this.s, scp, this.s.paths(), this.id);
+      else if (rsync) scpRefusal = await decideScp(this.s, rsync, this.s.paths(), this.id, 'rsync');
       const auth = scpRefusal ? { ok: false as const, reason: scpRefusal } : await this.s.authorize('exec', command, (line) => {
         if (ch.writable) ch.stderr.write(`${line}\n`);
       });

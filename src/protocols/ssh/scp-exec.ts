@@ -9,7 +9,9 @@ import { isStartupFile } from './sftp-paths.ts';
  * normalised and resolved paths as SFTP. A command line the gateway cannot take apart exactly (quoting,
  * shell characters, `~user`) is refused: it cannot say which files it touches.
  */
-export type ScpCommand = { readonly op: 'read' | 'write'; readonly paths: readonly string[] } | { readonly unknown: string };
+export type ScpCommand =
+  | { readonly op: 'read' | 'write'; readonly alsoRemove?: boolean; readonly paths: readonly string[] }
+  | { readonly unknown: string };
 
 const PLAIN = /^[A-Za-z0-9_./@%+=:,~-]+$/;
 
@@ -40,10 +42,10 @@ export function parseScp(command: string): ScpCommand | undefined {
   return { op, paths };
 }
 
-/** Decides the scp command's file access like SFTP; resolves with a reason when refused. */
-export async function decideScp(s: SshSession, scp: ScpCommand, paths: PathResolver, channel: number): Promise<string | undefined> {
+/** Decides the scp (or rsync) command's file access like SFTP; resolves with a reason when refused. */
+export async function decideScp(s: SshSession, scp: ScpCommand, paths: PathResolver, channel: number, via: 'scp' | 'rsync' = 'scp'): Promise<string | undefined> {
   if ('unknown' in scp) {
-    s.recordDenial('sftp', `scp ${scp.unknown}`, 'scp', scp.unknown);
+    s.recordDenial('sftp', `${via} ${scp.unknown}`, via, scp.unknown);
     return `${scp.unknown}, so it is refused`;
   }
   for (const raw of scp.paths) {
@@ -52,10 +54,11 @@ export async function decideScp(s: SshSession, scp: ScpCommand, paths: PathResol
     try {
       const lex = await paths.lexical(raw.startsWith('~/') ? raw.slice(2) : raw === '~' ? '.' : raw);
       resolved = await paths.resolved(lex);
-      texts = [...new Set([`${scp.op} ${lex}`, `${scp.op} ${resolved}`])];
+      const ops = scp.alsoRemove ? [scp.op, 'remove'] : [scp.op];
+      texts = [...new Set(ops.flatMap((op) => [`${op} ${lex}`, `${op} ${resolved}`]))];
     } catch (err) {
       const reason = `the gateway cannot tell what ${raw} names (${(err as Error).message}), so it is refused`;
-      s.recordDenial('sftp', `${scp.op} ${raw}`, 'scp', reason);
+      s.recordDenial('sftp', `${scp.op} ${raw}`, via, reason);
       return reason;
     }
     for (const text of texts) {
@@ -64,7 +67,7 @@ export async function decideScp(s: SshSession, scp: ScpCommand, paths: PathResol
     }
     if (scp.op === 'write' && isStartupFile(resolved)) {
       const masked = s.mask(resolved);
-      s.rec?.record('ssh.startup_file', { channel, op: 'write', path: masked, via: 'scp' }, { searchText: `startup write ${masked}`, outcome: 'allowed' });
+      s.rec?.record('ssh.startup_file', { channel, op: 'write', path: masked, via }, { searchText: `startup write ${masked}`, outcome: 'allowed' });
     }
   }
   return undefined;
