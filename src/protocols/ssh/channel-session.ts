@@ -4,6 +4,7 @@ import { flushed, pump } from './pump.ts';
 import { roomIn } from './socket-room.ts';
 import { tell } from './refuse.ts';
 import type { SshSession } from './session.ts';
+import { refuseRequest } from './channel-failure.ts';
 import { parseRsync } from './rsync-exec.ts';
 import { decideScp, parseScp } from './scp-exec.ts';
 import { SftpRelay } from './sftp-relay.ts';
@@ -39,6 +40,8 @@ export class SessionChannel {
   private resolveDone!: () => void;
   /** Resolves when the channel is over (reported, closed, or aborted). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+  /** Refuses a request on this channel, answering it when a reply was asked for. */
+  private readonly refuse: (reject: (() => void) | undefined) => void;
 
   constructor(
     private readonly s: SshSession,
@@ -46,9 +49,10 @@ export class SessionChannel {
     readonly id: number,
   ) {
     // Requests that set up the channel count only before it starts; a second shell, exec or subsystem
-    // on a started channel is refused (ssh2's accept() would give nothing).
+    // on a started channel is refused (ssh2's accept() would give nothing), with a reply when one is asked for.
+    this.refuse = (reject) => refuseRequest(s.o.client, session, reject);
     session.on('pty', (accept, reject, info) => {
-      if (this.started) return reject?.();
+      if (this.started) return this.refuse(reject);
       this.pty = info;
       accept?.();
     });
@@ -60,7 +64,7 @@ export class SessionChannel {
       const forwarded = !this.started && this.s.o.connection.env.includes(key);
       const masked = this.s.mask(value);
       this.s.rec?.record('ssh.env', { channel: id, name: key, value: masked, forwarded }, { searchText: `${key}=${masked}`, outcome: forwarded ? 'allowed' : 'denied' });
-      if (!forwarded) return reject?.();
+      if (!forwarded) return this.refuse(reject);
       this.env[key] = value;
       accept?.();
     });
@@ -77,7 +81,7 @@ export class SessionChannel {
     session.on('subsystem', (accept, reject, info) => {
       if (info.name === 'sftp') return this.begin('sftp', accept, reject);
       this.s.rec?.record('ssh.subsystem', { channel: id, name: info.name }, { outcome: 'denied' });
-      reject?.();
+      this.refuse(reject);
     });
     session.on('close', () => this.onClientClose());
   }
@@ -85,7 +89,7 @@ export class SessionChannel {
   private begin(kind: Kind, accept: () => ServerChannel | undefined, reject: (() => void) | undefined, command = ''): void {
     if (this.started || this.finished) {
       this.s.rec?.record('ssh.request_refused', { channel: this.id, request: kind, why: 'the channel has already started' }, { outcome: 'denied' });
-      return reject?.();
+      return this.refuse(reject);
     }
     const ch = accept();
     if (!ch) return;
