@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStore } from '../../src/store/open.ts';
 import { run } from './postgres.ts';
 import { waitFor } from './wait.ts';
 
@@ -38,7 +39,10 @@ export async function startGatewayProcess(raw: Record<string, unknown>, beforeSt
   const dataDir = join(dir, 'data');
   const configFile = join(dir, 'airlock.yaml');
   writeFileSync(configFile, JSON.stringify({ ...raw, dataDir }));
-  await beforeStart?.(configFile);
+  if (beforeStart) {
+    await openStore(dataDir).close(); // the store the gateway will open (only a gateway creates one): tokens go there first
+    await beforeStart(configFile);
+  }
   const child: ChildProcess = spawn(process.execPath, [BIN, 'gateway', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_LOG_LEVEL: 'info' },
   });

@@ -240,7 +240,7 @@ describe.skipIf(!chromiumPath())('airlock login --device', () => {
     } finally {
       await context.close();
     }
-    expect(await r.done).toBe(1);
+    expect(await r.done).toBe(3);
     expect(r.err.join('\n')).toBe('airlock login: device login failed: the login was denied or aborted in the browser');
   });
 });
@@ -258,7 +258,7 @@ describe('airlock login: failures are clear', () => {
     const { redirect } = await loopbackOf(r);
     const res = await fetch(`${redirect}?code=abc&state=forged`);
     expect(res.status).toBe(400);
-    expect(await r.done).toBe(1);
+    expect(await r.done).toBe(3);
     expect(r.err.join('\n')).toContain('airlock login: state mismatch: the browser came back with an answer that does not belong to this login');
     expect(() => statSync(sessionPath())).toThrow();
   });
@@ -267,7 +267,7 @@ describe('airlock login: failures are clear', () => {
     const r = run(['login', '--url', api]);
     const { redirect, state } = await loopbackOf(r);
     await fetch(`${redirect}?error=access_denied&error_description=End-User+aborted+interaction&state=${state}`);
-    expect(await r.done).toBe(1);
+    expect(await r.done).toBe(3);
     expect(r.err.join('\n')).toBe('airlock login: the identity provider refused the login: access_denied (End-User aborted interaction)');
   });
 
@@ -276,13 +276,13 @@ describe('airlock login: failures are clear', () => {
     const { redirect, state } = await loopbackOf(r);
     const res = await fetch(`${redirect}?code=made-up&state=${state}`);
     expect(await res.text()).toContain('Login failed');
-    expect(await r.done).toBe(1);
+    expect(await r.done).toBe(3);
     expect(r.err.join('\n')).toContain('airlock login: code exchange failed: the identity provider refused: invalid_grant');
   });
 
   it('timeout', async () => {
     const r = run(['login', '--url', api, '--timeout', '300ms']);
-    expect(await r.done).toBe(1);
+    expect(await r.done).toBe(3);
     expect(r.err.join('\n')).toBe('airlock login: no answer from the browser within 300 ms; run airlock login again');
   });
 
