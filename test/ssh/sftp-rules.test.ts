@@ -91,6 +91,34 @@ describe('SFTP rules on canonical paths', () => {
     });
   });
 
+  it('decides metadata reads (stat, lstat, readlink, realpath) and listings as reads of the canonical path', async () => {
+    const batch = async (line: string) => {
+      const file = join(local, 'meta-batch');
+      await writeFile(file, `${line}\n`);
+      return run('sftp', [...clientOptions(gw.sshPort, key.file).map((a) => (a === '-p' ? '-P' : a)), '-b', file, `${LOGIN}@127.0.0.1`]);
+    };
+    const ok = await batch(`ls -l ${T}/tmp.txt`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('tmp.txt');
+    expect((await batch(`cd ${T}`)).code).toBe(0);
+    for (const line of [`ls -l ${T}/secret/data.txt`, `ls -l ${T}/lnk/data.txt`, `ls ${T}/secret`, `cd ${T}/secret`, `cd ${T}/lnk`]) {
+      const res = await batch(line);
+      expect(res.code, line).not.toBe(0);
+      expect(res.stdout + res.stderr, line).not.toContain('data.txt ');
+    }
+    await withSftp(async (sftp) => {
+      expect(await status((cb) => sftp.realpath('.', (err) => cb(err)))).toBe(0);
+      expect(await status((cb) => sftp.stat(`${T}/tmp.txt`, (err) => cb(err)))).toBe(0);
+      for (const path of [`${T}/secret/data.txt`, `${T}/lnk/data.txt`, `${home}//${T}/./secret`]) {
+        expect(await status((cb) => sftp.stat(path, (err) => cb(err))), path).toBe(3);
+        expect(await status((cb) => sftp.lstat(path, (err) => cb(err))), path).toBe(3);
+        expect(await status((cb) => sftp.realpath(path, (err) => cb(err))), path).toBe(3);
+      }
+      expect(await status((cb) => sftp.readlink(`${T}/lnk`, (err) => cb(err)))).toBe(3);
+      expect(await status((cb) => sftp.lstat(`${T}/lnk`, (err) => cb(err)))).toBe(3);
+    });
+  });
+
   it('refuses links and renames into protected places, and chmod through a handle opened for reading', async () => {
     await withSftp(async (sftp) => {
       // ssh2 does not take the gateway for OpenSSH and puts the link path first; OpenSSH's sftp-server reads
@@ -162,7 +190,9 @@ describe('SFTP rules on canonical paths', () => {
     await writeFile(batch, `get ${T}/secret/data.txt ${join(local, 'sub.txt')}\n`);
     const res = await run('sftp', [...clientOptions(gw.sshPort, key.file).map((a) => (a === '-p' ? '-P' : a)), '-s', '/usr/lib/openssh/sftp-server', '-b', batch, `${LOGIN}@127.0.0.1`]);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/Permission denied/i);
+    // The client's stat of the path is refused before its open: sftp reports the file as not found.
+    expect(res.stderr).toMatch(/Permission denied|not found/i);
+    await expect(readFile(join(local, 'sub.txt'), 'utf8')).rejects.toThrow();
   });
 
   it('records writes to shell start-up files and authorized_keys as ssh.startup_file', async () => {

@@ -25,8 +25,10 @@ const HARMLESS_EXTENSIONS = new Set([
  * What the policy must decide for a request, by effect: a rename writes its destination and removes its
  * source, a link (symbolic or hard) to a file reads and writes it as far as rules go (the link is a second
  * name for it, and a hard link is never resolved back), and a `setstat` on a handle (`chmod` on a file
- * opened for reading) is a `setstat` of the file it was opened from. Reads, writes and stats on a handle
- * were decided at its open. Unknown request types and extensions are refused.
+ * opened for reading) is a `setstat` of the file it was opened from. Metadata reads (stat, lstat,
+ * readlink, realpath of anything but the home ".") and listing a directory are also `read` of the path.
+ * Reads, writes and stats on a handle were decided at its open. Unknown request types and extensions are
+ * refused.
  */
 export function decisionFor(msg: SftpRequest, handlePath: (handle: string) => string | undefined): SftpDecisionNeed {
   const linkOf = (op: string, a: string, b: string): SftpDecisionNeed => ({
@@ -37,7 +39,13 @@ export function decisionFor(msg: SftpRequest, handlePath: (handle: string) => st
     case 'open':
       return { kind: 'check', effects: [{ op: msg.pflags & WRITE_FLAGS ? 'write' : 'read', path: msg.path }] };
     case 'opendir':
-      return { kind: 'check', effects: [{ op: 'list', path: msg.path }] };
+      return { kind: 'check', effects: [{ op: 'list', path: msg.path }, { op: 'read', path: msg.path }] };
+    case 'stat': case 'lstat': case 'readlink':
+      return { kind: 'check', effects: [{ op: msg.type, path: msg.path }, { op: 'read', path: msg.path }] };
+    case 'realpath':
+      // The client asks for its home (".", or "") to start in: that much it always gets.
+      if (msg.path === '.' || msg.path === '') return { kind: 'none' };
+      return { kind: 'check', effects: [{ op: 'realpath', path: msg.path }, { op: 'read', path: msg.path }] };
     case 'remove': case 'mkdir': case 'rmdir': case 'setstat':
       return { kind: 'check', effects: [{ op: msg.type, path: msg.path }] };
     case 'fsetstat': {
