@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, randomBytes, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,7 +15,21 @@ export class KeyRing {
     private readonly privateKey: KeyObject,
     readonly current: PublicKeyInfo,
     readonly keys: readonly PublicKeyInfo[],
+    private readonly digestSecret: Buffer,
   ) {}
+
+  /**
+   * The key of a session's result digests (db.result `digest`): an HMAC key derived from `keys/result-digest.key`
+   * (32 random bytes, 0600, made on first start) and the session id. Keyed, so a recording alone (an exported
+   * bundle, a copy of the events) cannot confirm a guessed result offline; per session, so equal results of two
+   * sessions do not show as equal digests. `id` names the secret, so a replay knows whether it can compare.
+   */
+  resultDigestKey(sessionId: string): { key: Buffer; id: string } {
+    return {
+      key: createHmac('sha256', this.digestSecret).update(`airlock result digest\0${sessionId}`).digest(),
+      id: createHash('sha256').update(this.digestSecret).digest('hex').slice(0, 8),
+    };
+  }
 
   /**
    * Loads `keys/signing-ed25519.pem` (0600) from the data dir, generating it on first start, or the PEM named
@@ -41,7 +55,13 @@ export class KeyRing {
       writeFileSync(listFile, JSON.stringify(keys, null, 2));
     }
     const current = keys.find((k) => k.keyId === keyId)!;
-    return new KeyRing(privateKey, current, keys);
+    const digestFile = join(dir, 'result-digest.key');
+    try {
+      writeFileSync(digestFile, randomBytes(32), { mode: 0o600, flag: 'wx' }); // never replaced: old digests stay comparable
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    return new KeyRing(privateKey, current, keys, readFileSync(digestFile));
   }
 
   sign(message: Buffer): string {

@@ -122,6 +122,11 @@ export class Recorder {
     this.instanceId = options.instanceId;
   }
 
+  /** See KeyRing.resultDigestKey. */
+  resultDigestKey(sessionId: string): { key: Buffer; id: string } {
+    return this.keys.resultDigestKey(sessionId);
+  }
+
   /** False while the store refuses writes; adapters must not start new commands then. */
   get healthy(): boolean {
     return this.failures === 0 && !this.fatal && this.backlogChars < this.maxBacklogChars;
@@ -450,6 +455,11 @@ export class SessionRecorder {
 
   get healthy(): boolean {
     return this.recorder.healthy;
+  }
+
+  /** The key of this session's result digests (KeyRing.resultDigestKey). */
+  resultDigestKey(): { key: Buffer; id: string } {
+    return this.recorder.resultDigestKey(this.id);
   }
 
   /** See Recorder.room(). */

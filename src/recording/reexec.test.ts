@@ -42,11 +42,26 @@ describe('compareOutcome', () => {
   it('compares the sampled row values; hash-masked values by their kind only', () => {
     const rec = (sample: (string | null)[][]): RecordedOutcome => ({ results: [{ tag: 'SELECT 1', rows: 1, sample }], skipped: false });
     const now = { results: [{ tag: 'SELECT 1', rows: 1 }] };
-    expect(compareOutcome(rec([['10']]), now, [[['7']]])).toEqual({ kind: 'rows_differ', text: 'row values differ in 1 of the sampled rows: row 1: recorded (10), now (7)' });
-    expect(compareOutcome(rec([['10']]), now, [[['10']]]).kind).toBe('same');
-    expect(compareOutcome(rec([[null]]), now, [[['']]]).kind).toBe('rows_differ');
-    expect(compareOutcome(rec([['[EMAIL:1f3a9c2b]']]), now, [[['[EMAIL:00aa11bb]']]]).kind).toBe('same');
-    expect(compareOutcome(rec([['[EMAIL]']]), now, [[['[NAME]']]]).kind).toBe('rows_differ');
+    expect(compareOutcome(rec([['10']]), now, [{ sample: [['7']] }])).toEqual({ kind: 'rows_differ', text: 'row values differ in 1 of the sampled rows: row 1: recorded (10), now (7)' });
+    expect(compareOutcome(rec([['10']]), now, [{ sample: [['10']] }]).kind).toBe('same');
+    expect(compareOutcome(rec([[null]]), now, [{ sample: [['']] }]).kind).toBe('rows_differ');
+    expect(compareOutcome(rec([['[EMAIL:1f3a9c2b]']]), now, [{ sample: [['[EMAIL:00aa11bb]']] }]).kind).toBe('same');
+    expect(compareOutcome(rec([['[EMAIL]']]), now, [{ sample: [['[NAME]']] }]).kind).toBe('rows_differ');
+  });
+
+  it('compares the digest of all rows when both have one under the same secret; older recordings by sample', () => {
+    const rec = (digest?: string): RecordedOutcome => ({ results: [{ tag: 'SELECT 3', rows: 3, sample: [['1']], ...(digest ? { digest } : {}) }], skipped: false });
+    const now = { results: [{ tag: 'SELECT 3', rows: 3 }] };
+    expect(compareOutcome(rec('k1:aa'), now, [{ sample: [['1']], digest: 'k1:aa' }]).kind).toBe('same');
+    expect(compareOutcome(rec('k1:aa'), now, [{ sample: [['1']], digest: 'k1:bb' }])).toEqual({
+      kind: 'rows_differ', text: 'rows differ (digest of all 3 rows differs; the 1 sampled rows are alike as stored, a later or masked value differs)',
+    });
+    expect(compareOutcome(rec('k1:aa'), now, [{ sample: [['2']], digest: 'k1:bb' }]).text).toBe('row values differ in 1 of the sampled rows: row 1: recorded (1), now (2)');
+    // Equal digests: same rows, even where the stored samples differ (hash-masked under other keys).
+    expect(compareOutcome(rec('k1:aa'), now, [{ sample: [['x']], digest: 'k1:aa' }]).kind).toBe('same');
+    // No recorded digest, or another secret: the sample decides.
+    expect(compareOutcome(rec(), now, [{ sample: [['1']], digest: 'k1:bb' }]).kind).toBe('same');
+    expect(compareOutcome(rec('k2:aa'), now, [{ sample: [['1']], digest: 'k1:bb' }]).kind).toBe('same');
   });
 });
 

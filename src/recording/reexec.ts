@@ -21,7 +21,7 @@ import type { Recorder, SessionRecorder } from './recorder.ts';
 export type Sample = readonly (readonly (string | null)[])[];
 
 export interface RecordedOutcome {
-  results: { tag: string; rows: number; columns?: string[]; sample?: Sample }[];
+  results: { tag: string; rows: number; columns?: string[]; sample?: Sample; digest?: string }[];
   error?: { code: string | null; message: string };
   /** The target skipped it after an earlier error in the same batch: it never ran. */
   skipped: boolean;
@@ -34,12 +34,20 @@ export interface Verdict {
   readonly text: string;
 }
 
+/** What the run recorded of each result of a statement: its sample and the digest of all its rows. */
+export interface NowResult {
+  readonly sample?: Sample;
+  readonly digest?: string;
+}
+
 /**
- * Compares what the recording says with what happened now: errors, tags, row counts, columns, and the values of
- * the rows both recordings sampled (the first `recording.maxRows` rows of each result, masked the same way), so
- * `count(*)` 10 against 7 differs. Rows past the sample are compared by count only.
+ * Compares what the recording says with what happened now: errors, tags, row counts, columns, the digest of every
+ * row of each result (`db.result.digest`, keyed with the source session's key, so the run's digests compare), and
+ * the values of the rows both recordings sampled (the first `recording.maxRows` rows, masked the same way), so
+ * `count(*)` 10 against 7 differs and so does a change past the sample. Recordings without digests (older ones)
+ * compare rows past the sample by count only.
  */
-export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOutcome, nowSamples: readonly (Sample | undefined)[] = []): Verdict {
+export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOutcome, nowResults: readonly (NowResult | undefined)[] = []): Verdict {
   const nowText = now.error ? `error ${now.error.code ?? ''}: ${now.error.message}`.replace('  ', ' ') : describeResults(now.results);
   if (!recorded || (!recorded.error && recorded.results.length === 0)) return { kind: 'unverified', text: `no recorded outcome to compare; now ${nowText}` };
   if (recorded.error && now.error) {
@@ -58,13 +66,28 @@ export function compareOutcome(recorded: RecordedOutcome | undefined, now: RunOu
     const rc = rec[i].columns;
     const cc = cur[i].columns;
     if (rc && cc && rc.join('\0') !== cc.join('\0')) return { kind: 'result_differs', text: `columns differ${where} (recorded ${rc.join(', ')}; now ${cc.join(', ')})` };
-    const rows = differentRows(rec[i].sample, nowSamples[i]);
+    const digests = digestVerdict(rec[i].digest, nowResults[i]?.digest);
+    if (digests === 'same') continue;
+    const rows = differentRows(rec[i].sample, nowResults[i]?.sample);
     if (rows.length) {
       const shown = rows.slice(0, 3).map((d) => `row ${d.row}: recorded (${d.recorded}), now (${d.now})`).join('; ');
       return { kind: 'rows_differ', text: `row values differ${where} in ${rows.length} of the sampled rows: ${shown}${rows.length > 3 ? '; …' : ''}` };
     }
+    if (digests === 'differ') {
+      const sampled = rec[i].sample?.length ?? 0;
+      return { kind: 'rows_differ', text: `rows differ${where} (digest of all ${rec[i].rows} rows differs; ${sampled ? `the ${sampled} sampled rows are alike as stored, a later or masked value differs` : 'no rows were sampled'})` };
+    }
   }
   return { kind: 'same', text: `same (${describeResults(cur)})` };
+}
+
+/** Digests `ID:HEX` compare when both exist under the same secret; otherwise the sample decides (older recordings). */
+function digestVerdict(recorded: string | undefined, now: string | undefined): 'same' | 'differ' | 'unknown' {
+  if (!recorded || !now) return 'unknown';
+  const [rid] = recorded.split(':', 1);
+  const [nid] = now.split(':', 1);
+  if (rid !== nid) return 'unknown';
+  return recorded === now ? 'same' : 'differ';
 }
 
 /** A hash-masked value carries a per-session key (`[EMAIL:1f3a9c2b]`): two runs agree when the kinds do. */
@@ -178,6 +201,7 @@ export async function recordedOutcomes(store: Store, sessionId: string): Promise
         of(d.query).results.push({
           tag: String(d.tag ?? ''), rows: Number(d.rows ?? 0), ...(Array.isArray(d.columns) ? { columns: d.columns.map(String) } : {}),
           ...(Array.isArray(d.sample) ? { sample: d.sample as Sample } : {}),
+          ...(typeof d.digest === 'string' ? { digest: d.digest } : {}),
         });
       }
     } else if (e.type === 'db.error' && typeof d.query === 'number') {
@@ -244,14 +268,19 @@ export async function reexecute(o: ReexecOptions): Promise<ReexecSummary> {
     const maskCounts: Record<string, number> = {};
     const mask = o.policy.storedMasker(randomBytes(32));
     const limits = cfg.recording ?? o.config.recording;
-    // The samples this run records, per result of the statement running, to compare with the recorded ones.
-    let samples: (Sample | undefined)[] = [];
+    // The samples and digests this run records, per result of the statement running, to compare with the recorded ones.
+    let samples: NowResult[] = [];
     const sampling = new Proxy(rec, {
       get(target, prop) {
         if (prop === 'record') {
           return (...args: Parameters<SessionRecorder['record']>) => {
             const [type, data] = args;
-            if (type === 'db.result' && !data.skipped) samples.push(Array.isArray(data.sample) ? (data.sample as Sample) : undefined);
+            if (type === 'db.result' && !data.skipped) {
+              samples.push({
+                ...(Array.isArray(data.sample) ? { sample: data.sample as Sample } : {}),
+                ...(typeof data.digest === 'string' ? { digest: data.digest } : {}),
+              });
+            }
             return target.record(...args);
           };
         }
@@ -259,7 +288,8 @@ export async function reexecute(o: ReexecOptions): Promise<ReexecSummary> {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const log = new StatementLog(sampling, mask, limits, maskCounts);
+    // Digests under the source session's key: the run's then compare with the recorded ones.
+    const log = new StatementLog(sampling, mask, limits, maskCounts, o.recorder.resultDigestKey(o.source.id));
     const observer = recordingObserver(log, rec, mask, maskCounts);
     const emit = (line: ReexecLine) => {
       counts[line.verdict.kind]++;

@@ -267,6 +267,29 @@ describe('airlock replay --exec', () => {
     expect(r.code).toBe(1);
     await pg1.psql(['-d', 'sandbox', '-c', 'UPDATE ref SET n = n / 10 WHERE n = 20']);
   });
+
+  it('compares a digest of all rows: a result whose sample is alike but whose later rows differ is reported as different', async () => {
+    const known = new Set((await gw.gw.store.listSessions({ user: 'dora' })).map((s) => s.id));
+    // 300 rows alike, past the 100 sampled, then the 3 rows of ref both databases hold: the change is only past the sample.
+    const sql = 'select g from generate_series(1, 300) g union all select n from (select n from ref where n <= 3 order by n) s';
+    const r0 = await psql({ port: gw.pgPort, user: 'dora', password: await gw.token('dora', ['dba']), database: 'pg-main' }, ['-At', '-c', sql, '-c', sql]);
+    expect(r0.stdout.split('\n')).toHaveLength(607);
+    const id = await closedSession('dora', known);
+    const results = (await events(id)).filter((e) => e.type === 'db.result');
+    expect(results.map((e) => e.data.digest)).toEqual([expect.stringMatching(/^[0-9a-f]{8}:[0-9a-f]{64}$/), results[0].data.digest]);
+    expect(results[0].data).toMatchObject({ rows: 303, truncated: true });
+    const same = await runCli(['replay', id, '--exec', '--to', 'sandbox', '--config', configFile]);
+    expect(same.out.split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^#\d+\s+/, ''))).toEqual(['same (SELECT 303)', 'same (SELECT 303)']);
+    await pg1.psql(['-d', 'sandbox', '-c', 'UPDATE ref SET n = -n WHERE n = 2']);
+    try {
+      const r = await runCli(['replay', id, '--exec', '--to', 'sandbox', '--config', configFile]);
+      const verdicts = r.out.split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^#\d+\s+/, ''));
+      expect(verdicts[0]).toBe('rows differ (digest of all 303 rows differs; the 100 sampled rows are alike as stored, a later or masked value differs)');
+      expect(r.code).toBe(1);
+    } finally {
+      await pg1.psql(['-d', 'sandbox', '-c', 'UPDATE ref SET n = -n WHERE n = -2']);
+    }
+  });
 });
 
 describe('airlock events', () => {

@@ -114,7 +114,7 @@ export class PgSession {
     this.target = o.target;
     this.clientReader = new FrameReader(o.maxFrameBytes);
     this.targetReader = new FrameReader(o.maxFrameBytes);
-    this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts);
+    this.statements = new StatementLog(o.rec, o.storedMask, o.limits, this.maskCounts, o.rec.resultDigestKey());
     this.statements.preparedText = (name) => this.prepared.known(name);
     this.toClientGate = new AckGate(o.client, o.target, o.rec, o.limits.ack !== 'async', (n) => (this.rec.bytesOut += n));
     this.live = o.liveMask?.active ? new LiveMask(o.liveMask, this.maskCounts, () => (this.encoding.name === 'UTF8' ? 'utf8' : 'latin1')) : undefined;
@@ -525,7 +525,7 @@ export class PgSession {
         // Past a statement's sample, DataRows that go out unchanged are only counted: skipped in bulk, no frames made.
         if (this.statements.countingRows && !this.live) {
           const rows = this.relayRun(this.targetReader, BackendCode.DataRow, this.toClientWrites);
-          if (rows) this.statements.countRows(rows.count);
+          if (rows) this.statements.skippedRows(rows.count, rows.bytes);
         }
         if (this.copyingOut && !this.live) this.relayCopyData(this.targetReader, this.toClientWrites);
         const f = this.targetReader.next();
@@ -542,17 +542,19 @@ export class PgSession {
     }
   }
 
-  /** Relays the run of `code` frames that comes next as one slice of its chunk, with no frame objects; returns it to count. */
-  private relayRun(reader: FrameReader, code: number, writes: JoinedWrites): ReturnType<FrameReader['skip']> {
+  /** Relays the run of `code` frames that comes next as one slice of its chunk, with no frame objects; returns it to count (and hash). */
+  private relayRun(reader: FrameReader, code: number, writes: JoinedWrites): { count: number; bytes: Buffer } | undefined {
     const run = reader.skip(code);
-    if (run) writes.add(run.chunk.subarray(run.start, run.end));
-    return run;
+    if (!run) return undefined;
+    const bytes = run.chunk.subarray(run.start, run.end);
+    writes.add(bytes);
+    return { count: run.count, bytes };
   }
 
   /** A run of CopyData frames, only counted, as DataRows past a sample. */
   private relayCopyData(reader: FrameReader, writes: JoinedWrites): void {
     const run = this.relayRun(reader, BackendCode.CopyData, writes);
-    if (run) this.statements.copyData(run.end - run.start - run.count * FRAME_HEADER);
+    if (run) this.statements.copyData(run.bytes.length - run.count * FRAME_HEADER);
   }
 
   /** Target frames on their way to the client, joined as the client's are (see `toTargetWrites`). */

@@ -1,3 +1,4 @@
+import { createHmac, type Hmac } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ValueMasker } from '../../policy/connection-policies.ts';
 import type { SessionRecorder } from '../../recording/recorder.ts';
@@ -30,6 +31,14 @@ interface Execution {
   undescribed: boolean;
   copyBytes: number;
   results: number;
+  /** HMAC-SHA-256 over every DataRow of the current result, whole frames in order (see `digestKey`). */
+  digest: Hmac | undefined;
+}
+
+/** The key of the result digests and the id of the secret it comes from (KeyRing.resultDigestKey). */
+export interface DigestKey {
+  readonly key: Buffer;
+  readonly id: string;
 }
 
 /** Renders one wire value as text for the record (masked after): text format as is, binary decoded or by size (see binaryValueText). */
@@ -61,6 +70,8 @@ export class StatementLog {
     private readonly mask: ValueMasker,
     private readonly limits: RecordingLimits,
     private readonly counts: Record<string, number>,
+    /** Keys the digest of every result's rows (db.result `digest`); none: no digest is recorded. */
+    private readonly digestKey?: DigestKey,
   ) {}
 
   /** The text a statement name stands for now (PreparedStatements), for the record of an EXECUTE of it. */
@@ -100,7 +111,7 @@ export class StatementLog {
     const querySeq = this.rec.record('db.query', data, { searchText: masked, outcome: 'allowed' });
     this.queue.push({
       querySeq, mode, statement, text, startedAt: performance.now(), batch: this.batchesSent, columns: statement !== undefined ? this.statementColumns.get(statement) : undefined, formats,
-      rows: 0, sample: [], sampleBytes: 0, truncated: false, undescribed: false, copyBytes: 0, results: 0,
+      rows: 0, sample: [], sampleBytes: 0, truncated: false, undescribed: false, copyBytes: 0, results: 0, digest: undefined,
     });
   }
 
@@ -125,10 +136,17 @@ export class StatementLog {
     return head !== undefined && head.truncated;
   }
 
-  /** DataRows past the sample, counted without being looked at (see `countingRows`). */
-  countRows(n: number): void {
+  /** A run of DataRows past the sample (`count` whole frames in `bytes`), counted and hashed without being looked at (see `countingRows`). */
+  skippedRows(count: number, bytes: Buffer): void {
     const head = this.queue[0];
-    if (head) head.rows += n;
+    if (!head) return;
+    head.rows += count;
+    this.hash(head, bytes);
+  }
+
+  private hash(head: Execution, bytes: Buffer): void {
+    if (!this.digestKey) return;
+    (head.digest ??= createHmac('sha256', this.digestKey.key)).update(bytes);
   }
 
   /** A DataRow: counted always, decoded only while the sample has room (its body is not even sliced after). */
@@ -136,6 +154,7 @@ export class StatementLog {
     const head = this.queue[0];
     if (!head) return;
     head.rows++;
+    this.hash(head, frame.bytes);
     if (head.truncated) return;
     const bodyLength = frame.bytes.length - FRAME_HEADER;
     const cols = head.columns;
@@ -217,6 +236,7 @@ export class StatementLog {
     const data: Record<string, unknown> = {};
     if (e.columns) data.columns = e.columns.map((c) => this.mask.maskText(c.name, this.counts)); // a query can name a column after a value
     if (e.copyBytes) data.copyBytes = e.copyBytes;
+    if (e.digest) data.digest = `${this.digestKey!.id}:${e.digest.digest('hex')}`;
     data.durationMs = round(performance.now() - e.startedAt);
     data.query = e.querySeq;
     data.rows = r.rows;
@@ -230,6 +250,7 @@ export class StatementLog {
     e.sampleBytes = 0;
     e.truncated = e.undescribed = false;
     e.copyBytes = 0;
+    e.digest = undefined;
   }
 }
 
