@@ -21,6 +21,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-cli-keys-'));
   config = join(dir, 'airlock.yaml');
   await writeFile(config, `dataDir: ${join(dir, 'data')}\n`);
+  await openStore(join(dir, 'data')).close(); // the store a gateway makes (the CLI creates none)
   key = await makeClientKey('alice@laptop');
 });
 
