@@ -9,7 +9,7 @@ import { RawPgClient } from '../harness/raw-pg-client.ts';
 import { runCli } from '../harness/cli.ts';
 import { issueToken, spawnGateway, writeGatewayConfig } from '../harness/gateway-child.ts';
 import { openStore } from '../../src/store/open.ts';
-import { encodeQuery } from '../../src/protocols/postgres/codec/frontend.ts';
+import { encodeBind, encodeExecute, encodeParse, encodeQuery, encodeSync } from '../../src/protocols/postgres/codec/frontend.ts';
 import { decodeErrorFields } from '../../src/protocols/postgres/codec/backend.ts';
 import type { Frame } from '../../src/protocols/postgres/codec/frame-reader.ts';
 
@@ -48,7 +48,11 @@ describe('SIGTERM drains', () => {
     const token = await issueToken(files.config, 'alice', 'dba');
     const busy = await RawPgClient.login(files.pgPort, 'alice', 'db', token);
     const idle = await RawPgClient.login(files.pgPort, 'alice', 'db', token);
+    const unsynced = await RawPgClient.login(files.pgPort, 'alice', 'db', token);
     busy.socket.write(encodeQuery('SELECT pg_sleep(2)'));
+    // An extended-protocol batch whose Sync has not been sent yet is a statement in flight, not an idle session.
+    unsynced.socket.write(Buffer.concat([encodeParse('', "SELECT 'unsynced'"), encodeBind('', '', []), encodeExecute('', 0)]));
+    const unsyncedFrames = rest(unsynced);
     const busyFrames = rest(busy);
     const fromPsql = psql({ port: files.pgPort, user: 'alice', password: token, database: 'db' }, ['-At', '-c', "SELECT 'slept', pg_sleep(2)"]);
     const idleFrames = rest(idle);
@@ -67,6 +71,10 @@ describe('SIGTERM drains', () => {
     const refused = await psql({ port: files.pgPort, user: 'alice', password: token, database: 'db' }, ['-c', 'select 1']);
     expect(refused.code).not.toBe(0);
 
+    unsynced.socket.write(encodeSync());
+    const unsyncedGot = await unsyncedFrames;
+    expect(letters(unsyncedGot)).toMatch(/^12DCZE$/);
+
     // The running statement completes (row, CommandComplete, ReadyForQuery), then the session is ended.
     const got = await busyFrames;
     expect(letters(got)).toMatch(/^TDCZE$/);
@@ -83,7 +91,7 @@ describe('SIGTERM drains', () => {
     const store = openStore(files.dataDir);
     try {
       const list = await store.listSessions({});
-      expect(list.map((s) => s.endReason)).toEqual(['gateway_shutdown', 'gateway_shutdown', 'gateway_shutdown']);
+      expect(list.map((s) => s.endReason)).toEqual(['gateway_shutdown', 'gateway_shutdown', 'gateway_shutdown', 'gateway_shutdown']);
       const withSleep = [];
       for (const s of list) for await (const e of store.readEvents(s.id)) if (e.type === 'db.query' && /pg_sleep\(2\)/.test(String(e.data.text))) withSleep.push(e);
       expect(withSleep).toHaveLength(2);

@@ -159,7 +159,7 @@ export class PgSession {
 
   private endIfIdle(): void {
     if (!this.idleEnd || this.ended) return;
-    const busy = this.syncs.length > 0 || this.paused || this.copyingIn || this.copyingOut || this.clientReader.buffered > 0;
+    const busy = this.syncs.length > 0 || this.executedSinceSync || this.paused || this.copyingIn || this.copyingOut || this.clientReader.buffered > 0;
     if (!busy) this.terminate(this.idleEnd.message, this.idleEnd.reason);
   }
 
