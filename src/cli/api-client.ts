@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load.ts';
 import { AirlockError, ErrorCodes, type ErrorCode } from '../core/errors.ts';
 
 const STATUS_CODES: Record<number, ErrorCode> = { 400: ErrorCodes.usage, 401: ErrorCodes.authFailed, 403: ErrorCodes.forbidden, 404: ErrorCodes.notFound };
+import { announceSetup } from './local.ts';
 import { freshSession, presentedToken } from './login-session.ts';
 
 export interface ApiTarget {
@@ -31,7 +32,9 @@ export async function apiTarget(values: Record<string, unknown>): Promise<ApiTar
     };
   }
   if (!url) {
-    const listen = loadConfig(values.config as string | undefined).config.listen.api ?? '127.0.0.1:8080';
+    const loaded = loadConfig(values.config as string | undefined);
+    announceSetup(loaded, 'config');
+    const listen = loaded.config.listen.api ?? '127.0.0.1:8080';
     url = `http://${listen}`;
   }
   return { url: url.replace(/\/$/, ''), token, credential };

@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../core/logger.ts';
 import { Gateway } from '../server/gateway.ts';
 import { parse, str, type Io } from './args.ts';
+import { announceSetup } from './local.ts';
 
 export const HELP = `airlock gateway [--config FILE]
   runs the gateway with FILE (default ./airlock.yaml or $AIRLOCK_CONFIG; $AIRLOCK_DATA_DIR overrides its dataDir);
@@ -10,6 +11,7 @@ export const HELP = `airlock gateway [--config FILE]
 export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {});
   const loaded = loadConfig(str(values.config));
+  announceSetup(loaded);
   const log = createLogger();
   // The last line of defence, never the plan: every handler a client can reach has its own error
   // boundary that ends only that session. A rejection arriving here is a bug and is logged as one.

@@ -13,12 +13,22 @@ export function describeSetup(loaded: LoadedConfig): string {
   return `config ${loaded.path ?? 'none (no airlock.yaml here, no --config, no AIRLOCK_CONFIG: built-in defaults)'}, data dir ${loaded.dataDir}`;
 }
 
+/** Global flags of the CLI (`--verbose`, taken out by main before a command parses its own). */
+export const cliFlags = { verbose: false };
+
+/** With --verbose, one line on stderr naming the config and data dir a command uses (stdout stays the command's). */
+export function announceSetup(loaded: LoadedConfig, what: 'config and data dir' | 'config' = 'config and data dir'): void {
+  if (!cliFlags.verbose) return;
+  process.stderr.write(`airlock: ${what === 'config' ? describeSetup(loaded).replace(/, data dir .*$/, '') : describeSetup(loaded)}\n`);
+}
+
 /**
  * The store a gateway created in the configured data dir. Only `airlock gateway` (and the demo) create one: a
  * command run in the wrong folder is refused, naming the config and data dir it looked at, instead of
  * creating an empty store and issuing tokens no gateway knows.
  */
 export function openExistingStore(loaded: LoadedConfig): Store {
+  announceSetup(loaded);
   if (!existsSync(join(loaded.dataDir, 'airlock.db'))) {
     throw new AirlockError(ErrorCodes.config, `no Airlock store here (${describeSetup(loaded)}): run it where the gateway runs, or pass --config FILE or AIRLOCK_DATA_DIR; only \`airlock gateway\` creates a store`);
   }

@@ -1,5 +1,7 @@
 import { isAirlockError, type ErrorCode } from '../core/errors.ts';
+import { loadConfig } from '../config/load.ts';
 import { stdio, type Io } from './args.ts';
+import { cliFlags, describeSetup } from './local.ts';
 import { connectCommand, HELP as connectHelp } from './connect.ts';
 import { loginCommand, logoutCommand, HELP as loginHelp } from './login.ts';
 import { demoCommand, HELP as demoHelp } from './demo.ts';
@@ -19,6 +21,7 @@ import { checkpointCommand, HELP as checkpointHelp } from './checkpoint.ts';
 const HELP = `airlock — identity-aware access gateway
 
 Usage: airlock <command> [options]   (every command takes --config FILE; default ./airlock.yaml or $AIRLOCK_CONFIG)
+       --verbose (any command): one line on stderr naming the config and data dir it uses
 
   gateway                         run the gateway
   login [--device] / logout       log in at the identity provider (browser or device code); the session acts as you
@@ -83,8 +86,25 @@ const COMMANDS: Record<string, Command> = {
   access: accessCommand,
 };
 
+/** The help footer: which config and data dir the command would use, resolved as it would resolve them. */
+function setupFooter(name: string, flags: string[]): string {
+  if (name === 'demo') return ''; // the demo brings its own config and data dir (its help says which)
+  const i = flags.findIndex((f) => f === '--config' || f.startsWith('--config='));
+  const path = i < 0 ? undefined : flags[i].startsWith('--config=') ? flags[i].slice('--config='.length) : flags[i + 1];
+  try {
+    return `\nUses: ${describeSetup(loadConfig(path, undefined, []))} (with these options, here).`;
+  } catch (err) {
+    return `\nUses: config ${path ?? 'from ./airlock.yaml or $AIRLOCK_CONFIG'}, which cannot be read here: ${(err as Error).message}`;
+  }
+}
+
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
-  const [name, ...rest] = argv;
+  const leading = argv[0] === '--verbose'; // `airlock --verbose COMMAND …` as well as after the command
+  const [name, ...all] = leading ? argv.slice(1) : argv;
+  // --verbose is global: taken out before `--` so no command's own flags see it.
+  const end = all.includes('--') ? all.indexOf('--') : all.length;
+  const rest = all.filter((a, i) => i >= end || a !== '--verbose');
+  cliFlags.verbose = leading || rest.length !== all.length;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(HELP);
     return 0;
@@ -97,7 +117,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   // --help (-h, or `help` as the subcommand) anywhere before `--` describes the command and does nothing else.
   const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (flags.includes('--help') || flags.includes('-h') || flags[0] === 'help') {
-    io.out(HELPS[name]);
+    io.out(`${HELPS[name]}${setupFooter(name, flags)}`);
     return EXIT.ok;
   }
   try {
