@@ -144,6 +144,8 @@ export const sshConnectionSchema = z
       .default({ sessions: 10, forwards: 20 }),
     /** `ssh -L` through this connection: off unless enabled (a forward can reach other targets around their policy). */
     allowPortForwarding: z.boolean().default(false),
+    /** A forward whose destination answers as an SSH server (`SSH-` first) is cut off unless this is true. */
+    allowSshHops: z.boolean().default(false),
   })
   .strict();
 

@@ -27,6 +27,7 @@ beforeAll(async () => {
       // A database the gateway guards, reachable from the SSH target.
       'pg-echo': { type: 'postgres', host: 'localhost', port: echoPort, database: 'x', user: 'x', allow: ['dba'] },
       guarded: await sshConnection(sshd, { allowPortForwarding: true, policy: guarded }),
+      hops: await sshConnection(sshd, { allowPortForwarding: true, allowSshHops: true }),
     },
   });
   key = await makeClientKey();
@@ -125,6 +126,29 @@ describe('local port forwarding through the gateway', () => {
       ]);
       expect(r.stdout, host).not.toContain('HOPPED');
       expect(r.code, host).not.toBe(0);
+    }
+  });
+
+  it('cuts off a forward whose destination answers as an SSH server on any port, unless the connection allows SSH hops', async () => {
+    // Another SSH server the target can reach (standing in for the target's sshd on another of its addresses).
+    const other = await startSshd();
+    try {
+      const hopTo = (login: string) => run('ssh', [
+        '-o', `ProxyCommand=ssh ${clientOptions(gw.sshPort, key.file).join(' ')} -W %h:%p ${login}@127.0.0.1`,
+        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
+        '-o', 'IdentitiesOnly=yes', '-i', other.clientKeyFile, '-p', String(other.port), `${other.user}@127.0.0.1`, 'echo HOPPED',
+      ]);
+      const since = Date.now();
+      const refused = await hopTo('alice+web-01');
+      expect(refused.stdout).not.toContain('HOPPED');
+      expect(refused.code).not.toBe(0);
+      const s = await endedSession(gw.gw.store, 'alice', since);
+      const cut = await waitFor(async () => (await sessionEvents(gw.gw.store, s.id)).find((e) => e.type === 'ssh.forward' && e.data.status === 'denied'));
+      expect(String(cut.data.reason)).toContain('is an SSH server');
+      const allowed = await hopTo('alice+hops');
+      expect(allowed.stdout, allowed.stderr).toContain('HOPPED');
+    } finally {
+      await other.stop();
     }
   });
 });

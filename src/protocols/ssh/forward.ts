@@ -10,7 +10,10 @@ import type { SshSession } from './session.ts';
  * `allowPortForwarding: true` (off by default), when it is the target's own SSH server, or when the policy (kind
  * `forward`) denies `ADDRESS:PORT` or the `NAME:PORT` the client asked for; otherwise opened from the
  * target to exactly that address with `forwardOut` and relayed with backpressure. Recorded as
- * `ssh.forward` when it closes, with the bytes each way. The contents are not recorded. A forward to another
+ * `ssh.forward` when it closes, with the bytes each way. The contents are not recorded. Unless the connection
+ * has `allowSshHops: true`, a destination whose first bytes are an SSH identification line (`SSH-`) is cut
+ * off before anything it sent reaches the client: a hop to any SSH server, the target's own through another
+ * of its addresses included, would carry sessions the gateway never sees. A forward to another
  * connection's target is allowed but logged and recorded (forward-targets.ts).
  */
 export async function handleForward(
@@ -77,8 +80,28 @@ export async function handleForward(
   let bytesOut = 0;
   local.on('error', () => {});
   remote.on('error', () => {});
+  let refusal: string | undefined;
   pump(local, remote, (b) => (bytesIn += b.length), () => s.targetRoom?.room());
-  pump(remote, local, (b) => (bytesOut += b.length), () => s.clientRoom.room());
+  const relayBack = () => pump(remote, local, (b) => (bytesOut += b.length), () => s.clientRoom.room());
+  if (s.o.connection.allowSshHops) relayBack();
+  else {
+    // Nothing the destination sends reaches the client before its first bytes are seen not to be an SSH server's.
+    sniffSsh(remote, (head, ssh) => {
+      if (ssh) {
+        refusal = `the destination ${text} is an SSH server: a hop through it would carry sessions Airlock does not see`;
+        s.recordDenial('forward', text, 'allowSshHops', refusal);
+        local.close();
+        remote.close();
+        return;
+      }
+      if (head.length > 0) {
+        bytesOut += head.length;
+        local.write(head);
+      }
+      relayBack();
+      remote.resume();
+    });
+  }
   local.on('end', () => remote.end());
   remote.on('end', () => local.end());
   let recorded = false;
@@ -92,8 +115,34 @@ export async function handleForward(
     if (!rec) return;
     rec.bytesIn += bytesIn;
     rec.bytesOut += bytesOut;
-    rec.record('ssh.forward', { ...base, bytesIn, bytesOut }, { searchText: text, outcome });
+    if (refusal) rec.record('ssh.forward', { ...base, bytesIn, status: 'denied', reason: refusal }, { searchText: text, outcome: 'denied' });
+    else rec.record('ssh.forward', { ...base, bytesIn, bytesOut }, { searchText: text, outcome });
   };
   local.on('close', done);
   remote.on('close', done);
+}
+
+const SSH_IDENT = Buffer.from('SSH-');
+
+/**
+ * Calls `decided` once with the destination's first bytes (at least four, or all it sent before it ended)
+ * and whether they begin an SSH identification line; `from` is left paused.
+ */
+function sniffSsh(from: ClientChannel, decided: (head: Buffer, ssh: boolean) => void): void {
+  let head = Buffer.alloc(0);
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    from.off('data', onData);
+    from.pause();
+    decided(head, head.subarray(0, SSH_IDENT.length).equals(SSH_IDENT));
+  };
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    if (head.length < SSH_IDENT.length && SSH_IDENT.subarray(0, head.length).equals(head)) return;
+    finish();
+  };
+  from.on('data', onData);
+  from.once('end', finish);
 }
