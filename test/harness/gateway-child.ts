@@ -41,16 +41,18 @@ export async function spawnGateway(config: string, env: Record<string, string> =
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => (done = true));
+  // The connections line follows the listeners' lines: once it is there, the banner names every port.
+  const started = () => /connections:|no connections configured/.test(out);
   const deadline = Date.now() + 30_000;
-  while (!done && !out.includes('Airlock gateway running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (!done && !out.includes('Airlock gateway running')) {
+  while (!done && !started() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (!done && !started()) {
     child.kill('SIGKILL');
     throw new Error(`the gateway did not start:\n${out}`);
   }
   return { child, config, output: () => out, exited };
 }
 
-/** Issues a token through the CLI against the config's data dir. */
+/** Issues a token through the CLI against the config's data dir (`groups` comma-separated). */
 export async function issueToken(config: string, subject: string, groups: string): Promise<string> {
   const r = await runCli(['tokens', 'issue', '--subject', subject, '--groups', groups, '--ttl', '1h', '--config', config]);
   if (r.code !== 0) throw new Error(r.err);

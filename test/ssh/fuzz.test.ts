@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayProcess, issueToken, type GatewayProcess } from '../harness/gateway-process.ts';
+import { issueToken } from '../harness/gateway-child.ts';
+import { startGatewayProcess, type GatewayProcess } from '../harness/gateway-process.ts';
 import { pgConnection } from '../harness/gateway.ts';
 import { startPostgres, type PgServer } from '../harness/postgres.ts';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
@@ -28,8 +29,8 @@ beforeAll(async () => {
       connections: { 'web-01': await sshConnection(sshd), app: pgConnection(pgServer, { allow: ['ops'] }) },
     },
     async (config) => {
-      tokens.alice = await issueToken(config, 'alice', ['ops']);
-      tokens.bob = await issueToken(config, 'bob', ['nobody']);
+      tokens.alice = await issueToken(config, 'alice', 'ops');
+      tokens.bob = await issueToken(config, 'bob', 'nobody');
     },
   );
 }, 180_000);

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayProcess, issueToken, type GatewayProcess } from '../harness/gateway-process.ts';
+import { issueToken } from '../harness/gateway-child.ts';
+import { startGatewayProcess, type GatewayProcess } from '../harness/gateway-process.ts';
 import { startSshd, type SshdServer } from '../harness/sshd.ts';
 import { waitFor } from '../harness/wait.ts';
 import { gatewayClient, sshConnection } from './helpers.ts';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   sshd = await startSshd();
   gw = await startGatewayProcess(
     { listen: { ssh: '127.0.0.1:0' }, connections: { 'web-01': await sshConnection(sshd) } },
-    async (config) => void (token = await issueToken(config, 'alice', ['ops'])),
+    async (config) => void (token = await issueToken(config, 'alice', 'ops')),
   );
 }, 60_000);
 
