@@ -4,18 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../harness/postgres.ts';
 import { openStore } from '../../src/store/open.ts';
-import { runCli } from '../harness/cli.ts';
+import { AIRLOCK_BIN as BIN, airlockIn as airlock, cleanEnv, runCli } from '../harness/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
-/** The environment without AIRLOCK_CONFIG/AIRLOCK_DATA_DIR: the folder a command runs in decides. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'AIRLOCK_CONFIG' && k !== 'AIRLOCK_DATA_DIR') env[k] = v;
-  return env;
-}
-const airlock = (args: string[], cwd: string) => run(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(), inheritEnv: false });
 
 const COMMANDS = ['gateway', 'login', 'logout', 'whoami', 'tokens', 'ssh-keys', 'sessions', 'locks', 'replay', 'events', 'reviews', 'access', 'connect', 'demo', 'verify', 'export', 'checkpoint'];
 

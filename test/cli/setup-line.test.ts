@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../harness/postgres.ts';
 import { openStore } from '../../src/store/open.ts';
+import { airlockIn as airlock } from '../harness/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
-/** The environment without AIRLOCK_CONFIG/AIRLOCK_DATA_DIR: the folder a command runs in decides. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'AIRLOCK_CONFIG' && k !== 'AIRLOCK_DATA_DIR') env[k] = v;
-  return env;
-}
-const airlock = (args: string[], cwd: string) => run(process.execPath, [BIN, ...args], { cwd, env: cleanEnv(), inheritEnv: false });
 
 async function withStore<T>(fn: (dir: string, config: string, data: string) => Promise<T>): Promise<T> {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'airlock-setup-')));
