@@ -283,11 +283,13 @@ export const configSchema = z
         /** Connections not authenticated yet, per client address (IPv6: per /64) and in all. */
         maxPreAuthPerSource: z.number().int().min(1).default(32),
         maxPreAuth: z.number().int().min(1).default(512),
+        /** Failed logins (per client address, and per subject) answered at once; each further one waits first. */
+        failedLoginsBeforeDelay: z.number().int().min(1).default(5),
         /** On SIGTERM: how long open statements may run before the remaining sessions are ended. */
         drainTimeout: durationText.default('30s'),
       })
       .strict()
-      .default({ maxFrameBytes: 64 * 1024 * 1024, preAuthTimeout: '10s', maxPreAuthPerSource: 32, maxPreAuth: 512, drainTimeout: '30s' }),
+      .default({ maxFrameBytes: 64 * 1024 * 1024, preAuthTimeout: '10s', maxPreAuthPerSource: 32, maxPreAuth: 512, failedLoginsBeforeDelay: 5, drainTimeout: '30s' }),
     connections: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'connection names: letters, digits, . _ -'), connectionSchema).default({}),
   })
   .strict();

@@ -145,7 +145,7 @@ export class Gateway {
     if (config.identity.oidc.length > 0) verifiers.push(await OidcVerifier.create(config.identity.oidc, { log }));
     const authenticator = new LockingAuthenticator(new ChainAuthenticator(verifiers), store);
     const liveSessions = new LiveSessions();
-    const throttle = new AuthThrottle();
+    const throttle = new AuthThrottle({ free: config.limits.failedLoginsBeforeDelay });
     const ctx: EngineContext = {
       config,
       authenticator,

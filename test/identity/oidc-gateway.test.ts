@@ -38,6 +38,8 @@ beforeAll(async () => {
   await pg.sql("INSERT INTO deploys VALUES (1, 'first'), (2, 'second')");
   gw = await startGateway({
     listen: { postgres: '127.0.0.1:0', api: '127.0.0.1:0' },
+    // This file presents dozens of hostile tokens from one address on purpose; the login throttle has its own test.
+    limits: { failedLoginsBeforeDelay: 1000 },
     identity: {
       oidc: [
         {
