@@ -129,11 +129,13 @@ describe('health', () => {
     store.appendEvents = async () => {
       throw new Error('disk full');
     };
-    await psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, ['-c', 'select 1']);
+    // Under durable acknowledgement a statement that ran waits for its record: psql finishes once writes work again.
+    const client = psql({ port: gw.pgPort, user: 'alice', password: alice, database: 'app' }, ['-c', 'select 1']);
     await until(async () => (await fetch(`${api}/readyz`)).status === 503, 'readiness to fail');
     expect((await (await fetch(`${api}/readyz`)).json()).reason).toContain('refuses writes');
     expect(value(await scrape(), 'airlock_recorder_healthy')).toBe(0);
     store.appendEvents = append;
     await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'readiness to recover');
+    await client;
   });
 });
