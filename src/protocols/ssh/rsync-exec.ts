@@ -1,4 +1,4 @@
-import type { ScpCommand } from './scp-exec.ts';
+import { PLAIN, type ScpCommand } from './scp-exec.ts';
 
 /**
  * `rsync` over SSH runs `rsync --server [--sender] OPTIONS . PATH...` on the target: file access that never
@@ -8,8 +8,6 @@ import type { ScpCommand } from './scp-exec.ts';
  * `--files-from`, `--log-file`, `--link-dest`, ... are refused) and protected arguments (`-s`, where paths
  * travel inside the rsync protocol instead of the command line) are refused.
  */
-const PLAIN = /^[A-Za-z0-9_./@%+=:,~-]+$/;
-
 /** Long options that take no path; `=VALUE` forms only with a plain value. */
 const LONG = new Set([
   'delete', 'delete-before', 'delete-during', 'delete-delay', 'delete-after', 'delete-excluded', 'partial', 'inplace',

@@ -13,14 +13,15 @@ export type ScpCommand =
   | { readonly op: 'read' | 'write'; readonly alsoRemove?: boolean; readonly paths: readonly string[] }
   | { readonly unknown: string };
 
-const PLAIN = /^[A-Za-z0-9_./@%+=:,~-]+$/;
+/** A command-line word the gateway reads as it is: no quoting, expansion or shell character. */
+export const PLAIN = /^[A-Za-z0-9_./@%+=:,~-]+$/;
 
 /** Undefined when the command is not scp's remote end. */
 export function parseScp(command: string): ScpCommand | undefined {
   const words = command.trim().split(/\s+/);
   if (!/^(\S*\/)?scp$/.test(words[0] ?? '')) return undefined;
   const tokens: string[] = [];
-  for (const w of command.trim().split(/\s+/).slice(1)) {
+  for (const w of words.slice(1)) {
     const quoted = /^'([^']*)'$/.exec(w);
     if (quoted) tokens.push(quoted[1]!);
     else if (PLAIN.test(w)) tokens.push(w);
