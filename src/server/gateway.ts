@@ -36,16 +36,21 @@ import { parseDuration } from '../core/duration.ts';
 /** Longest a stop waits for one of its steps (sessions sealing, the API closing) before going on without it. */
 const STOP_STEP_MS = 10_000;
 
-/** Resolves with `p`'s outcome (errors logged and swallowed), or after `ms`: a stop never hangs on one step. */
-async function bounded(what: string, p: Promise<unknown>, ms: number, log: Logger): Promise<void> {
+/** Whether `p` settles within `ms` (a rejection still rejects). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    const r = await Promise.race([p.then(() => 'done' as const, (err: Error) => log.warn({ err: err.message }, `stopping: ${what} failed`)), late]);
-    if (r === 'late') log.warn({ step: what, ms }, 'stopping: a step took too long; going on without it');
+    return await Promise.race([p.then(() => true), late]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Waits for `p` (errors logged and swallowed), or at most `ms`: a stop never hangs on one step. */
+async function bounded(what: string, p: Promise<unknown>, ms: number, log: Logger): Promise<void> {
+  const caught = p.catch((err: Error) => log.warn({ err: err.message }, `stopping: ${what} failed`));
+  if (!(await settlesWithin(caught, ms))) log.warn({ step: what, ms }, 'stopping: a step took too long; going on without it');
 }
 
 /** Protocol adapters by listener key in `listen:`. Adding a protocol means adding a line here. */
@@ -230,11 +235,8 @@ export class Gateway {
       this.state = 'draining';
       this.closeListeners();
       this.log.info({ sessions: this.activeSessions, timeoutMs }, 'draining: new connections are refused; sessions end as their statements finish');
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
-      const drained = Promise.all(this.engines.map((e) => e.drain('gateway_shutdown'))).then(() => false);
-      if (await Promise.race([drained, late])) this.log.warn({ sessions: this.activeSessions }, 'drain timeout passed; ending the remaining sessions');
-      clearTimeout(timer);
+      const drained = Promise.all(this.engines.map((e) => e.drain('gateway_shutdown')));
+      if (!(await settlesWithin(drained, timeoutMs))) this.log.warn({ sessions: this.activeSessions }, 'drain timeout passed; ending the remaining sessions');
     }
     await this.stop();
   }
