@@ -34,8 +34,10 @@ export async function controlPass(o: SessionControlOptions): Promise<void> {
 
   for (const request of await store.pendingTerminations()) {
     const s = live.get(request.sessionId);
-    if (s) end(s, `the session was terminated by ${request.requestedBy}${request.reason ? `: ${request.reason}` : ''}`, terminatedReason(request.requestedBy, request.reason));
-    else {
+    if (s) {
+      const reason = terminatedReason(request.requestedBy, request.reason);
+      end(s, `the session was ${reason}`, reason);
+    } else {
       // Another gateway may hold it; once it has ended (or never existed) the request is done.
       const record = await store.getSession(request.sessionId);
       if (record && record.endedAt === null) continue;
